@@ -1,0 +1,4 @@
+import type { Command } from "./command.ts";
+
+/** Every verb of the command line, in the order `sfpemu help` lists them. */
+export const commands: Command[] = [];
