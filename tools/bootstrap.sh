@@ -25,12 +25,12 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 # Install when node_modules does not match the lock file (fresh clone or a pin change).
-if ! cmp -s package-lock.json node_modules/.sfpemu-lock 2>/dev/null || [ ! -x node_modules/.bin/deno ]; then
+if ! cat package.json package-lock.json | cmp -s - node_modules/.sfpemu-lock 2>/dev/null || [ ! -x node_modules/.bin/deno ]; then
   echo "sfpemu: installing the pinned Deno and npm dependencies" >&2
   # npm install, not npm ci: npm 11 leaves other platforms' optional deno binaries out of
   # the lock file, and npm ci then refuses it. With the exact pins the result is the same.
   npm install --no-audit --no-fund --loglevel=error >&2
-  cp package-lock.json node_modules/.sfpemu-lock
+  cat package.json package-lock.json > node_modules/.sfpemu-lock
 fi
 
 # The FFI library: rebuilt when its source is newer than the build.
