@@ -2,10 +2,26 @@
 import { native } from "./library.ts";
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
-  13: "EACCES", 17: "EEXIST", 20: "ENOTDIR", 22: "EINVAL", 24: "EMFILE", 28: "ENOSPC",
-  32: "EPIPE", 36: "ENAMETOOLONG", 90: "EMSGSIZE", 98: "EADDRINUSE", 104: "ECONNRESET",
-  107: "ENOTCONN", 111: "ECONNREFUSED",
+  1: "EPERM",
+  2: "ENOENT",
+  4: "EINTR",
+  5: "EIO",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  17: "EEXIST",
+  20: "ENOTDIR",
+  22: "EINVAL",
+  24: "EMFILE",
+  28: "ENOSPC",
+  32: "EPIPE",
+  36: "ENAMETOOLONG",
+  90: "EMSGSIZE",
+  98: "EADDRINUSE",
+  104: "ECONNRESET",
+  107: "ENOTCONN",
+  111: "ECONNREFUSED",
 };
 
 export const EAGAIN = 11;
