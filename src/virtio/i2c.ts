@@ -1,0 +1,112 @@
+// virtio I2C adapter (virtio 1.2 §5.21, device id 34) over the vhost-user backend.
+// Each request is one chain: out header (addr, flags) + buffer + a 1-byte status written into the
+// LAST device-writable byte. The device knows nothing of what is on the bus: it talks to an
+// I2cAdapter (the board's I2C plane implements it).
+import type { VirtioDevice } from "../vhost/device.ts";
+import type { DescriptorChain, Virtqueue } from "../vhost/virtqueue.ts";
+
+/** The bus behind the adapter: 7-bit addresses; false means nobody acknowledged (NACK). */
+export interface I2cAdapter {
+  read(address: number, buffer: Uint8Array): boolean;
+  write(address: number, data: Uint8Array): boolean;
+  /** A new driver took the adapter (the VM booted): bus devices go to their power-on state. */
+  reset?(): void;
+}
+
+export const VIRTIO_ID_I2C_ADAPTER = 34;
+/** §5.21.3: zero-length requests (SMBus quick); the Linux driver refuses to probe without it. */
+export const VIRTIO_I2C_F_ZERO_LENGTH_REQUEST = 0n;
+
+const OUT_HEADER_SIZE = 8; // le16 addr, le16 padding, le32 flags
+const FLAG_FAIL_NEXT = 1 << 0;
+const FLAG_M_RD = 1 << 1;
+const STATUS_OK = 0;
+const STATUS_ERR = 1;
+/** A read that nobody drives returns the bus pull-ups: all ones. */
+const IDLE_BUS_BYTE = 0xff;
+const QUEUE_SIZE_MAX = 1024;
+
+export interface I2cCounters {
+  requests: number;
+  failed: number;
+  malformed: number;
+}
+
+export class VirtioI2cDevice implements VirtioDevice {
+  readonly name = "i2c";
+  readonly deviceId = VIRTIO_ID_I2C_ADAPTER;
+  readonly deviceFeatures = 1n << VIRTIO_I2C_F_ZERO_LENGTH_REQUEST;
+  readonly queueCount = 1;
+  readonly maxQueueSize = QUEUE_SIZE_MAX;
+  readonly counters: I2cCounters = { requests: 0, failed: 0, malformed: 0 };
+  /** A failed request with FAIL_NEXT fails the rest of its group (§5.21.6.1). */
+  #failGroup = false;
+  #scratch = new Uint8Array(256);
+
+  constructor(readonly adapter: I2cAdapter) {}
+
+  readConfig(): Uint8Array {
+    return new Uint8Array(0); // virtio-i2c has no config space
+  }
+
+  frontendConnected(): void {
+    this.adapter.reset?.();
+  }
+
+  reset(): void {
+    this.#failGroup = false;
+  }
+
+  processQueue(queue: Virtqueue): void {
+    for (let chain = queue.pop(); chain; chain = queue.pop()) {
+      queue.push(chain, this.#serve(chain));
+    }
+  }
+
+  /** Serves one request; returns the bytes written into the chain (data + status). */
+  #serve(chain: DescriptorChain): number {
+    this.counters.requests++;
+    const statusRoom = chain.writableLength;
+    if (chain.readableLength < OUT_HEADER_SIZE || statusRoom < 1) {
+      // Not a request we can parse; answer with an error status where there is room for one.
+      this.counters.malformed++;
+      this.#failGroup = false;
+      return statusRoom >= 1 ? this.#finish(chain, 0, STATUS_ERR) : 0;
+    }
+    const request = chain.readAll();
+    const header = new DataView(request.buffer, request.byteOffset, OUT_HEADER_SIZE);
+    const wireAddress = header.getUint16(0, true);
+    const flags = header.getUint32(4, true);
+    const address = wireAddress >> 1; // the 7-bit address travels shifted left by one
+    const isRead = (flags & FLAG_M_RD) !== 0;
+    const readLength = statusRoom - 1;
+    let ok: boolean;
+    if (this.#failGroup || wireAddress > 0xff) {
+      ok = false;
+    } else if (isRead) {
+      const data = readLength <= this.#scratch.length
+        ? this.#scratch.subarray(0, readLength)
+        : new Uint8Array(readLength);
+      data.fill(IDLE_BUS_BYTE);
+      ok = this.adapter.read(address, data);
+      if (!ok) data.fill(IDLE_BUS_BYTE);
+      chain.writeAll(data);
+    } else {
+      ok = this.adapter.write(address, request.subarray(OUT_HEADER_SIZE));
+    }
+    this.#failGroup = !ok && (flags & FLAG_FAIL_NEXT) !== 0;
+    if (!ok) this.counters.failed++;
+    return this.#finish(chain, isRead ? readLength : 0, ok ? STATUS_OK : STATUS_ERR);
+  }
+
+  /** Writes the status into the last writable byte (after any data) and returns the used length. */
+  #finish(chain: DescriptorChain, dataLength: number, status: number): number {
+    for (let i = chain.writable.length - 1; i >= 0; i--) {
+      const buffer = chain.writable[i];
+      if (buffer.length === 0) continue; // a zero-length descriptor holds no status byte
+      buffer[buffer.length - 1] = status;
+      break;
+    }
+    return dataLength + 1;
+  }
+}
