@@ -1,0 +1,72 @@
+// A cage: the slot a module plugs into. On the I2C plane it is the device at 0x50/0x51 of its mux
+// channel (an empty cage answers nothing); on the GPIO plane it owns six lines (board.ts).
+import type { I2cTarget } from "./i2c-bus.ts";
+
+/** What a cage needs from a transceiver model (src/sfp/module.ts's SfpModule fits). */
+export interface CageModule {
+  read(address: number, buffer: Uint8Array): boolean;
+  write(address: number, data: Uint8Array): boolean;
+  readonly rxLos: boolean;
+  readonly txFault: boolean;
+  setTxDisable(high: boolean): void;
+  setRs0(high: boolean): void;
+  setRs1(high: boolean): void;
+  onChange(listener: (event: unknown) => void): () => void;
+}
+
+export type CageEvent<M extends CageModule = CageModule> =
+  | { type: "inserted"; cage: Cage<M>; module: M }
+  | { type: "removed"; cage: Cage<M>; module: M }
+  | { type: "module"; cage: Cage<M>; module: M; event: unknown };
+
+export class CageOccupiedError extends Error {
+  override name = "CageOccupiedError";
+}
+export class CageEmptyError extends Error {
+  override name = "CageEmptyError";
+}
+
+export class Cage<M extends CageModule = CageModule> implements I2cTarget {
+  #module: M | null = null;
+  #unsubscribe: (() => void) | undefined;
+  readonly #listeners = new Set<(event: CageEvent<M>) => void>();
+
+  constructor(readonly id: number, readonly formFactor: string) {}
+
+  get module(): M | null {
+    return this.#module;
+  }
+
+  plug(module: M): void {
+    if (this.#module) throw new CageOccupiedError(`cage ${this.id} already holds a module`);
+    this.#module = module;
+    this.#unsubscribe = module.onChange((event) => this.#emit({ type: "module", cage: this, module, event }));
+    this.#emit({ type: "inserted", cage: this, module });
+  }
+
+  unplug(): M {
+    const module = this.#module;
+    if (!module) throw new CageEmptyError(`cage ${this.id} is empty`);
+    this.#unsubscribe?.();
+    this.#module = null;
+    this.#emit({ type: "removed", cage: this, module });
+    return module;
+  }
+
+  onChange(listener: (event: CageEvent<M>) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  read(address: number, buffer: Uint8Array): boolean {
+    return this.#module?.read(address, buffer) ?? false;
+  }
+
+  write(address: number, data: Uint8Array): boolean {
+    return this.#module?.write(address, data) ?? false;
+  }
+
+  #emit(event: CageEvent<M>): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}
