@@ -1,0 +1,106 @@
+// One board of the running lab: its management planes (cages, muxes, GPIO lines), the virtio
+// I2C and GPIO devices in front of them, and the two vhost-user sockets a board VM attaches to.
+import type { EventLoop } from "../native/event-loop.ts";
+import type { Logger } from "../log/logger.ts";
+import { BoardPlanes, CAGE_LINE_SUFFIXES, type CageLine } from "../board/board.ts";
+import type { CageModule } from "../board/cage.ts";
+import type { Board as BoardSpec } from "../topology/model.ts";
+import { VirtioGpioDevice } from "../virtio/gpio.ts";
+import { VirtioI2cDevice } from "../virtio/i2c.ts";
+import { type ListenerEvent, VhostUserListener } from "../vhost/listener.ts";
+import type { EventBus } from "./events.ts";
+
+export class LabBoard<M extends CageModule = CageModule> {
+  readonly planes: BoardPlanes<M>;
+  readonly i2cDevice: VirtioI2cDevice;
+  readonly gpioDevice: VirtioGpioDevice;
+  #listeners: VhostUserListener[] = [];
+  #inserted = false;
+
+  constructor(
+    readonly oltId: string,
+    public spec: BoardSpec,
+    readonly events: EventBus,
+    readonly log: Logger,
+    /** Describes a module for events (profile and identity). */
+    readonly describe: (module: M) => Record<string, unknown>,
+    planes?: BoardPlanes<M>,
+  ) {
+    this.planes = planes ?? new BoardPlanes<M>({ cageCount: spec.cageCount, formFactor: spec.formFactor });
+    this.i2cDevice = new VirtioI2cDevice(this.planes.i2c);
+    this.gpioDevice = new VirtioGpioDevice(this.planes.gpio);
+    this.#publishCageEvents();
+  }
+
+  get path(): string {
+    return `${this.oltId}/${this.spec.id}`;
+  }
+
+  get inserted(): boolean {
+    return this.#inserted;
+  }
+
+  get listeners(): readonly VhostUserListener[] {
+    return this.#listeners;
+  }
+
+  /** Opens the board's sockets (the board is in its slot). */
+  insert(loop: EventLoop): void {
+    if (this.#inserted) return;
+    const onEvent = (device: string) => (event: ListenerEvent) => {
+      const type = event.type === "connected"
+        ? "frontend-connected"
+        : event.type === "disconnected"
+        ? "frontend-disconnected"
+        : "frontend-refused";
+      this.events.publish(type, this.path, { device, socket: event.path, ...("reason" in event ? { reason: event.reason } : {}) });
+    };
+    const make = (device: VirtioI2cDevice | VirtioGpioDevice, path: string) =>
+      new VhostUserListener({
+        path,
+        device,
+        loop,
+        log: this.log.child({ board: this.path, device: device.name }),
+        onEvent: onEvent(device.name),
+      });
+    const listeners = [make(this.i2cDevice, this.spec.sockets.i2c), make(this.gpioDevice, this.spec.sockets.gpio)];
+    try {
+      for (const listener of listeners) listener.start();
+    } catch (error) {
+      for (const listener of listeners) listener.close();
+      throw error;
+    }
+    this.#listeners = listeners;
+    this.#inserted = true;
+  }
+
+  /** Closes the sockets: a connected VM sees both devices go away. */
+  async remove(): Promise<void> {
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    this.#inserted = false;
+    for (const listener of listeners) await listener.close();
+  }
+
+  #publishCageEvents(): void {
+    for (const cage of this.planes.cages) {
+      const path = `${this.path}/${cage.id}`;
+      cage.onChange((event) => {
+        if (event.type === "inserted") this.events.publish("module-inserted", path, this.describe(event.module));
+        else if (event.type === "removed") this.events.publish("module-removed", path, this.describe(event.module));
+        else if (event.event && typeof event.event === "object") {
+          const { type, ...rest } = event.event as { type?: string };
+          this.events.publish(`module-${type ?? "changed"}`, path, rest);
+        }
+      });
+    }
+    this.planes.gpio.onLevelChange((line, high) => {
+      const cageId = Math.floor(line / CAGE_LINE_SUFFIXES.length) + 1;
+      const signal: CageLine = CAGE_LINE_SUFFIXES[line % CAGE_LINE_SUFFIXES.length];
+      const path = `${this.path}/${cageId}`;
+      if (signal === "mod-abs") return; // already told as module-inserted / module-removed
+      const drivenByHost = signal === "tx-disable" || signal === "rs0" || signal === "rs1";
+      this.events.publish(drivenByHost ? "host-signal-changed" : "signal-changed", path, { signal, level: high ? 1 : 0 });
+    });
+  }
+}
