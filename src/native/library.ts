@@ -76,14 +76,22 @@ let library: Deno.DynamicLibrary<typeof symbols> | undefined;
 /** The loaded library (loaded on first use). */
 export function native(): NativeSymbols {
   if (!library) {
-    const path = candidatePaths().find(isFile) ?? extractEmbedded();
-    if (!path) {
+    for (const path of candidatePaths().filter(isFile)) {
+      try {
+        library = Deno.dlopen(path, symbols);
+        break;
+      } catch {
+        // Inside a compiled binary the embedded path stats as a file but is not a real one.
+      }
+    }
+    const extracted = library ? undefined : extractEmbedded();
+    if (extracted) library = Deno.dlopen(extracted, symbols);
+    if (!library) {
       throw new Error(
         `cannot find ${LIBRARY_NAME}; looked in ${candidatePaths().join(", ")} ` +
           `(build it with tools/bootstrap.sh, or set SFPEMU_LIB)`,
       );
     }
-    library = Deno.dlopen(path, symbols);
   }
   return library.symbols;
 }
