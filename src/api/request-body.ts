@@ -1,0 +1,116 @@
+// Validation of request bodies at the edge: an API caller is untrusted, so every body is checked
+// for shape and type here and refused with a precise error (which key, what was expected).
+import type { Context } from "hono";
+import type { ModuleSpec } from "../topology/model.ts";
+
+export class BodyError extends Error {
+  override name = "BodyError";
+  constructor(
+    readonly status: 400 | 422,
+    readonly code: string,
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Bodies larger than this are refused before parsing (the largest legal one is a few hundred bytes). */
+const MAX_BODY_BYTES = 64 * 1024;
+
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.length > MAX_BODY_BYTES) {
+    throw new BodyError(400, "bad_request", `body is larger than ${MAX_BODY_BYTES} bytes`, c.req.path);
+  }
+  if (!text.trim()) throw new BodyError(400, "bad_request", "a JSON body is required", c.req.path);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new BodyError(400, "bad_request", `body is not JSON: ${(error as Error).message}`, c.req.path);
+  }
+}
+
+function object(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new BodyError(422, "invalid", `${where} must be a JSON object`, where);
+  }
+  return value as Record<string, unknown>;
+}
+
+function onlyKeys(body: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) {
+      throw new BodyError(
+        422,
+        "invalid",
+        `unknown key "${key}" in ${where}; allowed: ${allowed.join(", ")}`,
+        `${where}.${key}`,
+      );
+    }
+  }
+}
+
+export const DIAGNOSTIC_KEYS = ["temperatureC", "vccV", "txBiasMa", "txPowerDbm", "rxPowerDbm"] as const;
+export const OVERRIDE_KEYS = [
+  "vendorName",
+  "vendorPn",
+  "vendorRev",
+  "vendorSn",
+  "dateCode",
+  "vendorOui",
+] as const;
+
+export function parseDiagnosticsPatch(value: unknown, where = "body"): Record<string, number> {
+  const body = object(value, where);
+  onlyKeys(body, DIAGNOSTIC_KEYS, where);
+  const patch: Record<string, number> = {};
+  for (const [key, v] of Object.entries(body)) {
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new BodyError(422, "invalid", `${key} must be a finite number`, `${where}.${key}`);
+    }
+    patch[key] = v;
+  }
+  return patch;
+}
+
+export function parseModuleSpec(value: unknown): ModuleSpec {
+  const body = object(value, "body");
+  onlyKeys(body, ["profile", ...OVERRIDE_KEYS, "diagnostics"], "body");
+  if (typeof body.profile !== "string" || !body.profile) {
+    throw new BodyError(422, "invalid", `"profile" (a catalog profile id) is required`, "body.profile");
+  }
+  const overrides: Record<string, string> = {};
+  for (const key of OVERRIDE_KEYS) {
+    if (body[key] === undefined) continue;
+    if (typeof body[key] !== "string") {
+      throw new BodyError(422, "invalid", `${key} must be a string`, `body.${key}`);
+    }
+    overrides[key] = body[key] as string;
+  }
+  const spec: ModuleSpec = { profile: body.profile, overrides };
+  if (body.diagnostics !== undefined) {
+    spec.diagnostics = parseDiagnosticsPatch(body.diagnostics, "body.diagnostics");
+  }
+  return spec;
+}
+
+export function parseSignalsPatch(value: unknown): Record<"rxLos" | "txFault", boolean | null> {
+  const body = object(value, "body");
+  onlyKeys(body, ["rxLos", "txFault"], "body");
+  for (const [key, v] of Object.entries(body)) {
+    if (v !== true && v !== false && v !== null) {
+      throw new BodyError(422, "invalid", `${key} must be true, false or null (automatic)`, `body.${key}`);
+    }
+  }
+  return body as Record<"rxLos" | "txFault", boolean | null>;
+}
+
+export function parseBoardInsert(value: unknown): { kind?: string } {
+  const body = object(value, "body");
+  onlyKeys(body, ["kind"], "body");
+  if (body.kind !== undefined && typeof body.kind !== "string") {
+    throw new BodyError(422, "invalid", "kind must be a string", "body.kind");
+  }
+  return { kind: body.kind as string | undefined };
+}
