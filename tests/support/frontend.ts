@@ -222,6 +222,11 @@ export interface ConnectOptions {
   indirect?: boolean;
   /** Exactly these virtio features in SET_FEATURES (bit 30 is added when negotiated). */
   features?: bigint;
+  /**
+   * false: behave as a frontend older than protocol features (no GET/SET_PROTOCOL_FEATURES, bit
+   * 30 not acked, no SET_VRING_ENABLE). Default true when the backend offers bit 30.
+   */
+  useProtocolFeatures?: boolean;
   /** Mask over the offered protocol features; default FRONTEND_PROTOCOL_FEATURES. */
   protocolFeatures?: bigint;
   /**
@@ -321,7 +326,8 @@ export class VhostUserFrontend {
     this.#ownsMemory = options.memory === undefined;
 
     const offeredFeatures = await this.getFeatures();
-    const hasProtocolFeatures = (offeredFeatures & bit(Feature.PROTOCOL_FEATURES)) !== 0n;
+    const hasProtocolFeatures = (options.useProtocolFeatures ?? true) &&
+      (offeredFeatures & bit(Feature.PROTOCOL_FEATURES)) !== 0n;
     let offeredProtocolFeatures = 0n;
     let protocolFeatures = 0n;
     if (hasProtocolFeatures) {
@@ -569,6 +575,29 @@ export class VhostUserFrontend {
 
   async getStatus(): Promise<number> {
     return Number(decodeU64(await this.#replyBody(Request.GET_STATUS)));
+  }
+
+  /**
+   * Restarts a ring stopped by GET_VRING_BASE (or a reset) the way QEMU's vhost_virtqueue_start
+   * does: size, base, addresses, kick, enable, then the call fd, since the backend let go of its fds.
+   */
+  async restartQueue(index: number, base: number): Promise<void> {
+    const queue = this.queue(index);
+    await this.setVringNum(index, queue.ring.size);
+    await this.setVringBase(index, base);
+    await this.setVringAddr(index, queue.ring.addresses);
+    await this.setVringKick(index, queue.kickFd);
+    if (this.#negotiated && this.#negotiated.protocolFeatures !== 0n) await this.setVringEnable(index, true);
+    await this.setVringCall(index, queue.callFd);
+  }
+
+  /**
+   * A round trip through the backend (GET_FEATURES). Kicks written before it are in the backend's
+   * epoll set by then, so they are handled in the same batch as the request or an earlier one:
+   * when this resolves, whatever the backend does for them (used elements, calls) is done.
+   */
+  async sync(): Promise<void> {
+    await this.getFeatures();
   }
 
   // ---- data path ----------------------------------------------------------------------------

@@ -154,6 +154,24 @@ export class GuestMemory {
     if (this.#mapping.buffer.byteLength > 0) unmap(this.#mapping);
     closeQuietly(this.fd);
   }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A part of a buffer, as its own buffer (a descriptor may cover any part of an allocation). */
+export function sliceBuffer(buffer: GuestBuffer, start: number, sizeBytes: number): GuestBuffer {
+  if (start < 0 || start + sizeBytes > buffer.sizeBytes) {
+    throw new RangeError(`slice ${start}+${sizeBytes} is outside a ${buffer.sizeBytes}-byte buffer`);
+  }
+  return {
+    region: buffer.region,
+    guestPhysAddr: buffer.guestPhysAddr + BigInt(start),
+    userspaceAddr: buffer.userspaceAddr + BigInt(start),
+    sizeBytes,
+    bytes: buffer.bytes.subarray(start, start + sizeBytes),
+  };
 }
 
 /**
