@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Prepare the guest side of the end-to-end tier: Debian 6.1 kernels for x86_64 and aarch64, their
+# module trees, the virtio-i2c / virtio-gpio (and, for x86, PCA954x mux) drivers that Debian does
+# not enable, built out of tree from Debian's own linux-source-6.1, and static busybox binaries.
+#
+#   tests/e2e/prepare-assets.sh [CACHE_DIR]     (default ${SFPEMU_E2E_CACHE:-$HOME/.cache/sfpemu-e2e})
+#
+# Idempotent: a stamp file records every input's version (kernel ABI, Debian package versions, this
+# script's hash); when it matches, the script only checks the host's runtime packages and exits.
+# Nothing from the kernel source is kept: the sources are extracted into a scratch dir, built, removed.
+#
+# Environment:
+#   SFPEMU_E2E_KABI=6.1.0-NN   pin the kernel ABI (default: what linux-image-amd64 depends on in apt)
+#   SFPEMU_E2E_APT_UPDATE=1    force `apt-get update` even when the apt lists look usable
+#   SFPEMU_E2E_FORCE=1         rebuild the cache even when the stamp matches
+set -Eeuo pipefail
+
+PROG=prepare-assets
+log() { printf '[%s] %s\n' "$PROG" "$*" >&2; }
+die() { printf '[%s] ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
+trap 'rc=$?; printf "[%s] ERROR: command failed (exit %s) at line %s: %s\n" "$PROG" "$rc" "$LINENO" "$BASH_COMMAND" >&2; exit $rc' ERR
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE_DIR=${1:-${SFPEMU_E2E_CACHE:-$HOME/.cache/sfpemu-e2e}}
+mkdir -p "$CACHE_DIR" || die "cannot create cache dir $CACHE_DIR"
+CACHE_DIR=$(cd "$CACHE_DIR" && pwd)
+T0=$(date +%s.%N)
+elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+
+# Host packages needed to RUN the tier (boot guests, pack initramfs, compile device trees).
+RUNTIME_PKGS=(qemu-system-x86 qemu-system-arm busybox-static device-tree-compiler kmod cpio)
+# Host packages needed only to BUILD the cache (headers for the ABI are added below).
+BUILD_PKGS=(linux-source-6.1 gcc make gcc-12-aarch64-linux-gnu binutils-aarch64-linux-gnu xz-utils)
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=(sudo -n); fi
+fi
+as_root() {
+  if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
+    die "need root (or passwordless sudo) to run: $*"
+  fi
+  "${SUDO[@]}" "$@"
+}
+
+# Serialise concurrent runs on one cache (CI and a developer, two test files, ...).
+exec 9>"$CACHE_DIR/.lock"
+if ! flock -w 1800 9; then die "another prepare-assets run holds $CACHE_DIR/.lock for more than 30 min"; fi
+
+installed() { # pkg... -> prints the ones that are not installed
+  local p
+  for p in "$@"; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || echo "$p"
+  done
+}
+
+APT_UPDATED=0
+apt_update() {
+  [ "$APT_UPDATED" = 1 ] && return 0
+  log "apt-get update"
+  as_root apt-get update -q >/dev/null || die "apt-get update failed"
+  rm -f "${APT_PKGCACHE:-/nonexistent}"
+  APT_UPDATED=1
+}
+apt_install() {
+  local missing
+  missing=$(installed "$@" | tr '\n' ' ')
+  [ -n "${missing// /}" ] || return 0
+  log "apt-get install $missing"
+  # shellcheck disable=SC2086
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null; then
+    apt_update
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null \
+      || die "apt-get install $missing failed"
+  fi
+}
+
+# --- apt lists: arm64 as a foreign architecture, lists present -----------------------------------
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  log "dpkg --add-architecture arm64"
+  as_root dpkg --add-architecture arm64
+  apt_update
+fi
+# This image sets Dir::Cache::pkgcache "" so every apt-cache call rebuilds its cache (~1.2 s):
+# keep one for the duration of this run.
+APT_PKGCACHE="$CACHE_DIR/.apt-pkgcache.$$.bin"
+trap 'rm -f "$APT_PKGCACHE"' EXIT
+apt_cache() { apt-cache -o "Dir::Cache::pkgcache=$APT_PKGCACHE" "$@"; }
+candidate() { # pkg -> candidate version or empty
+  apt_cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}' | sed 's/(none)//'
+}
+if [ "${SFPEMU_E2E_APT_UPDATE:-0}" = 1 ] || [ -z "$(candidate linux-image-arm64:arm64)" ] \
+  || [ -z "$(candidate linux-image-amd64)" ]; then
+  apt_update
+fi
+
+# --- inputs: kernel ABI and package versions -----------------------------------------------------
+abi_of() { # meta-package -> 6.1.0-NN
+  apt_cache depends "$1" 2>/dev/null | sed -n 's/.*Depends: linux-image-\(6\.1\.0-[0-9]*\)-.*/\1/p' | head -n1
+}
+KABI=${SFPEMU_E2E_KABI:-}
+if [ -z "$KABI" ]; then
+  KABI=$(abi_of linux-image-amd64)
+  [ -n "$KABI" ] || die "cannot find the current 6.1.0-NN ABI from 'apt-cache depends linux-image-amd64'"
+  ARM_KABI=$(abi_of linux-image-arm64:arm64)
+  [ "$ARM_KABI" = "$KABI" ] || log "note: arm64 meta-package points at $ARM_KABI, using $KABI for both"
+fi
+[[ "$KABI" =~ ^6\.1\.0-[0-9]+$ ]] || die "bad kernel ABI '$KABI' (expected 6.1.0-NN)"
+KVER_X86="$KABI-amd64"
+KVER_ARM="$KABI-arm64"
+
+need_version() { # pkg -> candidate version, or die
+  local v
+  v=$(candidate "$1")
+  [ -n "$v" ] || die "package $1 is not available from apt (try SFPEMU_E2E_APT_UPDATE=1, or pin SFPEMU_E2E_KABI)"
+  echo "$v"
+}
+V_IMG_X86=$(need_version "linux-image-$KVER_X86")
+V_IMG_ARM=$(need_version "linux-image-$KVER_ARM:arm64")
+V_HDR_X86=$(need_version "linux-headers-$KVER_X86")
+V_HDR_ARM=$(need_version "linux-headers-$KVER_ARM:arm64")
+V_SRC=$(need_version linux-source-6.1)
+V_BB_X86=$(need_version busybox-static)
+V_BB_ARM=$(need_version busybox-static:arm64)
+SCRIPT_HASH=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+
+STAMP_WANT="format=1
+script=$SCRIPT_HASH
+kabi=$KABI
+linux-image-$KVER_X86=$V_IMG_X86
+linux-image-$KVER_ARM=$V_IMG_ARM
+linux-headers-$KVER_X86=$V_HDR_X86
+linux-headers-$KVER_ARM=$V_HDR_ARM
+linux-source-6.1=$V_SRC
+busybox-static:amd64=$V_BB_X86
+busybox-static:arm64=$V_BB_ARM"
+
+cache_complete() {
+  local f
+  [ -f "$CACHE_DIR/stamp" ] && [ "$(cat "$CACHE_DIR/stamp")" = "$STAMP_WANT" ] || return 1
+  for f in x86_64/vmlinuz x86_64/busybox x86_64/kver aarch64/Image aarch64/busybox aarch64/kver \
+    "x86_64/modules/lib/modules/$KVER_X86/modules.dep" "aarch64/modules/lib/modules/$KVER_ARM/modules.dep" \
+    "x86_64/modules/lib/modules/$KVER_X86/updates/sfpemu/i2c-virtio.ko" \
+    "x86_64/modules/lib/modules/$KVER_X86/updates/sfpemu/gpio-virtio.ko" \
+    "x86_64/modules/lib/modules/$KVER_X86/updates/sfpemu/i2c-mux-pca954x.ko" \
+    "aarch64/modules/lib/modules/$KVER_ARM/updates/sfpemu/i2c-virtio.ko" \
+    "aarch64/modules/lib/modules/$KVER_ARM/updates/sfpemu/gpio-virtio.ko"; do
+    [ -s "$CACHE_DIR/$f" ] || { log "cache incomplete: $f missing"; return 1; }
+  done
+}
+
+apt_install "${RUNTIME_PKGS[@]}"
+
+if [ "${SFPEMU_E2E_FORCE:-0}" != 1 ] && cache_complete; then
+  log "cache $CACHE_DIR is complete for kernel $KABI ($V_IMG_X86); nothing to do ($(elapsed) s)"
+  exit 0
+fi
+
+log "building cache in $CACHE_DIR for kernel ABI $KABI (image $V_IMG_X86, source $V_SRC)"
+[ "$V_SRC" = "$V_IMG_X86" ] || log "warning: linux-source-6.1 $V_SRC differs from linux-image $V_IMG_X86"
+rm -f "$CACHE_DIR/stamp"
+
+# --- host build packages -------------------------------------------------------------------------
+apt_install "${BUILD_PKGS[@]}" "linux-headers-$KVER_X86"
+[ -f /usr/src/linux-source-6.1.tar.xz ] || die "/usr/src/linux-source-6.1.tar.xz missing after installing linux-source-6.1"
+HDR_X86=/usr/src/linux-headers-$KVER_X86
+[ -f "$HDR_X86/Makefile" ] || die "$HDR_X86/Makefile missing after installing linux-headers-$KVER_X86"
+[ -d /usr/lib/linux-kbuild-6.1/scripts ] || die "/usr/lib/linux-kbuild-6.1/scripts missing (linux-kbuild-6.1)"
+command -v aarch64-linux-gnu-gcc-12 >/dev/null || die "aarch64-linux-gnu-gcc-12 not found (gcc-12-aarch64-linux-gnu)"
+
+BUILD="$CACHE_DIR/.build"
+rm -rf "$BUILD"
+mkdir -p "$BUILD/debs" "$BUILD/src" "$BUILD/x86_64" "$BUILD/aarch64"
+
+# --- downloads -----------------------------------------------------------------------------------
+download() { # dir pkg=version...
+  local dir=$1; shift
+  log "apt-get download $*"
+  # _apt cannot write into a root-owned dir: download as root without the sandbox.
+  if ! (cd "$dir" && as_root apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null); then
+    apt_update
+    (cd "$dir" && as_root apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) || die "apt-get download $* failed"
+  fi
+}
+download "$BUILD/debs" "linux-image-$KVER_X86=$V_IMG_X86" "linux-image-$KVER_ARM:arm64=$V_IMG_ARM" \
+  "linux-headers-$KVER_ARM:arm64=$V_HDR_ARM" "busybox-static:arm64=$V_BB_ARM"
+deb() { # pattern -> the one matching .deb
+  local f
+  f=$(find "$BUILD/debs" -maxdepth 1 -name "$1" | head -n1)
+  [ -n "$f" ] || die "downloaded package $1 not found"
+  echo "$f"
+}
+
+# --- kernel images and module trees --------------------------------------------------------------
+unpack_kernel() { # arch kver deb kernel-name
+  local arch=$1 kver=$2 debf=$3 kname=$4 x="$BUILD/$1/pkg"
+  log "$arch: unpacking $(basename "$debf")"
+  mkdir -p "$x"
+  dpkg-deb -x "$debf" "$x"
+  [ -f "$x/boot/vmlinuz-$kver" ] || die "$arch: boot/vmlinuz-$kver not in $(basename "$debf")"
+  [ -d "$x/lib/modules/$kver" ] || die "$arch: lib/modules/$kver not in $(basename "$debf")"
+  mv "$x/boot/vmlinuz-$kver" "$BUILD/$arch/$kname"
+  mv "$x/boot/config-$kver" "$BUILD/$arch/config"
+  mkdir -p "$BUILD/$arch/modules/lib/modules"
+  mv "$x/lib/modules/$kver" "$BUILD/$arch/modules/lib/modules/$kver"
+  rm -rf "$x"
+  echo "$kver" >"$BUILD/$arch/kver"
+}
+unpack_kernel x86_64 "$KVER_X86" "$(deb "linux-image-${KVER_X86}_*_amd64.deb")" vmlinuz
+unpack_kernel aarch64 "$KVER_ARM" "$(deb "linux-image-${KVER_ARM}_*_arm64.deb")" Image
+# Debian's arm64 vmlinuz is already the uncompressed Image; decompress it if that ever changes.
+if gzip -t "$BUILD/aarch64/Image" 2>/dev/null; then
+  log "aarch64: decompressing gzip'd Image"
+  gzip -dc "$BUILD/aarch64/Image" >"$BUILD/aarch64/Image.raw" && mv "$BUILD/aarch64/Image.raw" "$BUILD/aarch64/Image"
+fi
+ln -s Image "$BUILD/aarch64/vmlinuz"
+
+# --- busybox -------------------------------------------------------------------------------------
+cp /bin/busybox "$BUILD/x86_64/busybox"
+mkdir -p "$BUILD/aarch64/bb"
+dpkg-deb -x "$(deb "busybox-static_*_arm64.deb")" "$BUILD/aarch64/bb"
+[ -f "$BUILD/aarch64/bb/bin/busybox" ] || die "bin/busybox not in the arm64 busybox-static package"
+mv "$BUILD/aarch64/bb/bin/busybox" "$BUILD/aarch64/busybox"
+rm -rf "$BUILD/aarch64/bb"
+
+# --- out-of-tree drivers from Debian's source ----------------------------------------------------
+SRC_FILES=(drivers/i2c/busses/i2c-virtio.c drivers/gpio/gpio-virtio.c drivers/i2c/muxes/i2c-mux-pca954x.c)
+log "extracting ${SRC_FILES[*]} from /usr/src/linux-source-6.1.tar.xz"
+tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$BUILD/src" "${SRC_FILES[@]/#/linux-source-6.1/}" \
+  || die "cannot extract ${SRC_FILES[*]} from linux-source-6.1.tar.xz"
+
+build_modules() { # arch headers-dir kver "mod ..." make-args...
+  local arch=$1 hdr=$2 kver=$3 mods=$4 m f; shift 4
+  local dir="$BUILD/$arch/kbuild"
+  mkdir -p "$dir"
+  for m in $mods; do
+    f=$(find "$BUILD/src" -name "$m.c" | head -n1)
+    [ -n "$f" ] || die "$m.c was not extracted"
+    cp "$f" "$dir/"
+  done
+  echo "obj-m += $(for m in $mods; do printf '%s.o ' "$m"; done)" >"$dir/Kbuild"
+  log "$arch: building $mods against $hdr"
+  if ! make -C "$hdr" M="$dir" "$@" modules >"$dir/build.log" 2>&1; then
+    tail -n 40 "$dir/build.log" >&2
+    die "$arch: module build failed (log above)"
+  fi
+  local dest="$BUILD/$arch/modules/lib/modules/$kver/updates/sfpemu"
+  mkdir -p "$dest"
+  for m in $mods; do
+    [ -f "$dir/$m.ko" ] || die "$arch: $m.ko not built"
+    modinfo -F vermagic "$dir/$m.ko" | grep -q "^$kver " || die "$arch: $m.ko has the wrong vermagic"
+    cp "$dir/$m.ko" "$dest/"
+  done
+  rm -rf "$dir"
+}
+build_modules x86_64 "$HDR_X86" "$KVER_X86" "i2c-virtio gpio-virtio i2c-mux-pca954x"
+
+# arm64: unpack the headers; their Makefile includes the (architecture-independent) -common
+# headers installed with the amd64 ones, and their scripts/tools links are relative
+# (../../lib/linux-kbuild-6.1): point that at the host's kbuild, whose tools run on the host.
+log "aarch64: unpacking linux-headers-$KVER_ARM"
+HDR_ARM_ROOT="$BUILD/aarch64/headers"
+mkdir -p "$HDR_ARM_ROOT"
+dpkg-deb -x "$(deb "linux-headers-${KVER_ARM}_*_arm64.deb")" "$HDR_ARM_ROOT"
+mkdir -p "$HDR_ARM_ROOT/usr/lib"
+ln -sfn /usr/lib/linux-kbuild-6.1 "$HDR_ARM_ROOT/usr/lib/linux-kbuild-6.1"
+HDR_ARM="$HDR_ARM_ROOT/usr/src/linux-headers-$KVER_ARM"
+[ -f "$HDR_ARM/Makefile" ] || die "arm64 headers Makefile missing"
+grep -o '/usr/src/linux-headers-[^ ]*-common' "$HDR_ARM/Makefile" | while read -r common; do
+  [ -d "$common" ] || die "arm64 headers need $common (install linux-headers-$KVER_X86)"
+done
+build_modules aarch64 "$HDR_ARM" "$KVER_ARM" "i2c-virtio gpio-virtio" \
+  ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC=aarch64-linux-gnu-gcc-12
+rm -rf "$HDR_ARM_ROOT"
+
+# --- depmod --------------------------------------------------------------------------------------
+for pair in "x86_64 $KVER_X86" "aarch64 $KVER_ARM"; do
+  set -- $pair
+  log "$1: depmod -b modules $2"
+  depmod -b "$BUILD/$1/modules" "$2" || die "$1: depmod failed"
+  modprobe -d "$BUILD/$1/modules" -S "$2" --show-depends i2c-virtio >/dev/null \
+    || die "$1: modprobe cannot resolve i2c-virtio in the new tree"
+done
+
+# --- swap into place; the stamp goes last ---------------------------------------------------------
+rm -rf "$BUILD/src" "$BUILD/debs"
+for arch in x86_64 aarch64; do
+  rm -rf "$CACHE_DIR/$arch"
+  mv "$BUILD/$arch" "$CACHE_DIR/$arch"
+done
+rm -rf "$BUILD"
+printf '%s\n' "$STAMP_WANT" >"$CACHE_DIR/stamp"
+log "done: cache $CACHE_DIR ready for kernel $KABI in $(elapsed) s ($(du -sh "$CACHE_DIR" | cut -f1))"
