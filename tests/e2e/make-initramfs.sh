@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Pack a busybox initramfs for an e2e guest.
+#
+#   tests/e2e/make-initramfs.sh ARCH CACHE_DIR GUEST_SCRIPT OUT [HOST_PATH=GUEST_PATH ...]
+#
+#   ARCH          x86_64 (alias amd64) or aarch64 (alias arm64)
+#   CACHE_DIR     a cache made by prepare-assets.sh
+#   GUEST_SCRIPT  a busybox-sh script run by /init after the modules are loaded ("-" = stdin);
+#                 it is sourced after /lib/e2e.sh, so it can call the helpers below
+#   OUT           the initramfs to write (uncompressed newc cpio)
+#   extra args    more files to put into the image
+#
+# Environment: E2E_MODULES="mod ..." replaces the default module list (load order is kept; the
+# dependencies of each module come first, resolved with `modprobe -d --show-depends`).
+#
+# What the guest prints on its serial console (all lines begin at column 0):
+#   E2E: key=value          results, from /init and from e2e() in the guest script
+#   E2E-DMESG: line         kernel log lines, from e2e_dmesg
+#   E2E-FILE: name: line    file contents, from e2e_file
+#   E2E-END rc=N            the final marker; N is the guest script's exit status
+#                           (or 100+ when /init failed before running it)
+# Kernel console messages are turned down (printk level 1) while /init runs so they cannot split
+# these lines; boot with `e2e.verbose` on the kernel command line to keep them.
+set -Eeuo pipefail
+PROG=make-initramfs
+die() { printf '[%s] ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
+trap 'rc=$?; printf "[%s] ERROR: command failed (exit %s) at line %s: %s\n" "$PROG" "$rc" "$LINENO" "$BASH_COMMAND" >&2; exit $rc' ERR
+
+[ $# -ge 4 ] || die "usage: $0 ARCH CACHE_DIR GUEST_SCRIPT OUT [HOST_PATH=GUEST_PATH ...]"
+ARCH=$1 CACHE_DIR=$2 GUEST_SCRIPT=$3 OUT=$4
+shift 4
+case "$ARCH" in
+  x86_64 | amd64) ARCH=x86_64 DEFAULT_MODULES="virtio_pci i2c-virtio gpio-virtio i2c-dev i2c-mux-pca954x at24" ;;
+  aarch64 | arm64) ARCH=aarch64 DEFAULT_MODULES="virtio_mmio i2c-virtio gpio-virtio i2c-dev i2c-mux-pca954x at24 sfp" ;;
+  *) die "unknown ARCH '$ARCH' (x86_64 or aarch64)" ;;
+esac
+MODULES=${E2E_MODULES-$DEFAULT_MODULES}
+A="$CACHE_DIR/$ARCH"
+[ -f "$CACHE_DIR/stamp" ] && [ -f "$A/kver" ] || die "$CACHE_DIR is not a complete cache: run tests/e2e/prepare-assets.sh $CACHE_DIR"
+KVER=$(cat "$A/kver")
+TREE="$A/modules"
+[ -f "$TREE/lib/modules/$KVER/modules.dep" ] || die "$TREE/lib/modules/$KVER/modules.dep missing"
+[ -x "$A/busybox" ] || die "$A/busybox missing"
+command -v cpio >/dev/null || die "cpio not installed (apt-get install cpio)"
+command -v modprobe >/dev/null || die "modprobe not installed (apt-get install kmod)"
+if [ "$GUEST_SCRIPT" != - ] && [ ! -f "$GUEST_SCRIPT" ]; then die "guest script $GUEST_SCRIPT not found"; fi
+
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/sfpemu-initramfs.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,etc,lib/modules,root}
+cp "$A/busybox" "$STAGE/bin/busybox"
+chmod 0755 "$STAGE/bin/busybox"
+
+# --- modules, in load order, each after its dependencies -----------------------------------------
+: >"$STAGE/etc/e2e-modules"
+declare -A seen=()
+for m in $MODULES; do
+  deps=$(modprobe -d "$TREE" -S "$KVER" --show-depends "$m" 2>&1) || die "module $m: $deps"
+  while read -r kind path _; do
+    case "$kind" in
+      insmod)
+        name=$(basename "$path" .ko)
+        [ -n "${seen[$name]:-}" ] && continue
+        seen[$name]=1
+        cp "$path" "$STAGE/lib/modules/$name.ko"
+        echo "$name" >>"$STAGE/etc/e2e-modules"
+        ;;
+      builtin) ;; # part of the kernel image
+      *) die "module $m: unexpected modprobe output: $kind $path" ;;
+    esac
+  done <<<"$deps"
+done
+
+# --- extra files ---------------------------------------------------------------------------------
+for pair in "$@"; do
+  src=${pair%%=*} dst=${pair#*=}
+  [ "$src" != "$pair" ] && [ -n "$dst" ] || die "extra file '$pair' is not HOST_PATH=GUEST_PATH"
+  [ -e "$src" ] || die "extra file $src not found"
+  mkdir -p "$STAGE/$(dirname "$dst")"
+  cp -a "$src" "$STAGE/$dst"
+done
+
+if [ "$GUEST_SCRIPT" = - ]; then cat >"$STAGE/guest.sh"; else cp "$GUEST_SCRIPT" "$STAGE/guest.sh"; fi
+
+# --- helpers for guest scripts -------------------------------------------------------------------
+cat >"$STAGE/lib/e2e.sh" <<'EOF'
+# Helpers for e2e guest scripts (busybox sh). Everything goes to the serial console.
+# e2e KEY VALUE...         -> "E2E: KEY=VALUE..."
+e2e() { k=$1; shift; echo "E2E: $k=$*"; }
+# e2e_dmesg [GREP_PATTERN] -> the kernel log, each line as "E2E-DMESG: ..."
+e2e_dmesg() { if [ -n "$1" ]; then dmesg | grep -e "$1"; else dmesg; fi | sed 's/^/E2E-DMESG: /'; }
+# e2e_file NAME PATH       -> the file's lines as "E2E-FILE: NAME: ..."
+e2e_file() { if [ -r "$2" ]; then sed "s|^|E2E-FILE: $1: |" "$2"; else echo "E2E-FILE: $1: <unreadable: $2>"; fi; }
+# e2e_uptime               -> seconds since boot (e.g. 1.73)
+e2e_uptime() { cut -d' ' -f1 /proc/uptime; }
+# e2e_wait SECONDS CMD...  -> poll CMD every 0.05 s until it succeeds (0) or SECONDS pass (1)
+e2e_wait() {
+  _t=$1; shift
+  _end=$(awk -v u="$(e2e_uptime)" -v t="$_t" 'BEGIN{print u+t}')
+  while :; do
+    "$@" && return 0
+    awk -v u="$(e2e_uptime)" -v e="$_end" 'BEGIN{exit !(u>=e)}' && return 1
+    sleep 0.05
+  done
+}
+EOF
+
+# --- /init ---------------------------------------------------------------------------------------
+cat >"$STAGE/init" <<'EOF'
+#!/bin/busybox sh
+# e2e guest init: mount, load modules in order, run /guest.sh, print E2E-END, power off.
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+. /lib/e2e.sh
+grep -qw e2e.verbose /proc/cmdline || echo 1 >/proc/sys/kernel/printk
+echo
+e2e init "$(uname -r) $(uname -m)"
+e2e uptime.init "$(e2e_uptime)"
+
+finish() {
+  e2e uptime.end "$(e2e_uptime)"
+  echo "E2E-END rc=$1"
+  sync
+  poweroff -f
+  echo o >/proc/sysrq-trigger
+  sleep 5
+  exit 0
+}
+
+failed=
+for m in $(cat /etc/e2e-modules); do
+  if out=$(insmod "/lib/modules/$m.ko" 2>&1); then
+    e2e "insmod.$m" ok
+  else
+    e2e "insmod.$m" "failed: $out"
+    failed="$failed $m"
+  fi
+done
+e2e uptime.modules "$(e2e_uptime)"
+if [ -n "$failed" ]; then
+  e2e modules "failed:$failed"
+  e2e_dmesg | tail -n 40
+  finish 101
+fi
+e2e modules ok
+
+( . /lib/e2e.sh; . /guest.sh )
+finish $?
+EOF
+chmod 0755 "$STAGE/init"
+
+mkdir -p "$(dirname "$OUT")"
+(cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+printf '[%s] %s: %s (%s modules: %s)\n' "$PROG" "$ARCH" "$OUT" "$(wc -l <"$STAGE/etc/e2e-modules")" \
+  "$(tr '\n' ' ' <"$STAGE/etc/e2e-modules")" >&2
