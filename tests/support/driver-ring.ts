@@ -295,6 +295,11 @@ export class DriverRing {
     return this.#used.getUint16(2, true);
   }
 
+  /** Raw store into the device-owned used idx (a device reads it back when a ring is set up). */
+  setUsedIdx(idx: number): void {
+    this.#used.setUint16(2, idx & 0xffff, true);
+  }
+
   usedEntry(slot: number): { id: number; len: number } {
     return {
       id: this.#used.getUint32(RING_HEADER_SIZE + USED_ELEMENT_SIZE * slot, true),

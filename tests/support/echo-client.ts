@@ -1,7 +1,7 @@
 // The driver of the echo device: sends payloads through a queue and returns what came back.
 // Buffers are allocated once per ring slot and reused, so long runs stay inside guest memory.
 import { type ChainSpec, type UsedElement, writtenBytes } from "./driver-ring.ts";
-import type { GuestBuffer } from "./guest-memory.ts";
+import type { GuestBuffer, GuestMemory } from "./guest-memory.ts";
 import { sliceBuffer } from "./guest-memory.ts";
 import type { VhostUserFrontend } from "./frontend.ts";
 
@@ -12,7 +12,11 @@ export interface EchoOptions {
   indirect?: boolean;
   /** Split each chain's device-readable and device-writable side into this many buffers. */
   parts?: number;
-  /** Guest memory region the buffers live in (default the first). */
+}
+
+/** Where an echo client's buffers live: any guest memory the backend was told about. */
+export interface BufferPlacement {
+  memory?: GuestMemory;
   regionIndex?: number;
 }
 
@@ -24,7 +28,11 @@ interface SlotBuffers {
 export class EchoClient {
   readonly #slots: SlotBuffers[] = [];
 
-  constructor(readonly frontend: VhostUserFrontend, readonly queueIndex = 0, readonly regionIndex = 0) {}
+  constructor(
+    readonly frontend: VhostUserFrontend,
+    readonly queueIndex = 0,
+    readonly placement: BufferPlacement = {},
+  ) {}
 
   /** The chain for payload number `slot`: out parts then in parts of the same total length. */
   chainFor(slot: number, payload: Uint8Array, options: EchoOptions = {}): ChainSpec {
@@ -57,10 +65,11 @@ export class EchoClient {
 
   #slot(slot: number): SlotBuffers {
     while (this.#slots.length <= slot) {
-      const memory = this.frontend.memory;
+      const memory = this.placement.memory ?? this.frontend.memory;
+      const region = this.placement.regionIndex ?? 0;
       this.#slots.push({
-        out: memory.allocate(MAX_ECHO_BYTES, 16, this.regionIndex),
-        in: memory.allocate(MAX_ECHO_BYTES, 16, this.regionIndex),
+        out: memory.allocate(MAX_ECHO_BYTES, 16, region),
+        in: memory.allocate(MAX_ECHO_BYTES, 16, region),
       });
     }
     return this.#slots[slot];

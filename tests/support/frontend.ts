@@ -236,6 +236,8 @@ export interface ConnectOptions {
   acks?: "every-message" | "qemu";
   /** Guest memory to use (the caller keeps ownership); default a fresh 4 MiB memfd. */
   memory?: GuestMemory;
+  /** Region of that memory the rings are placed in; default 0. */
+  ringRegionIndex?: number;
 }
 
 /** What connect() negotiated. */
@@ -349,7 +351,11 @@ export class VhostUserFrontend {
 
     const eventIdx = (ackedFeatures & bit(Feature.EVENT_IDX)) !== 0n;
     options.queues.forEach(({ size }, index) => {
-      const ring = new DriverRing(this.memory, size, { eventIdx, legacyLayout: options.legacy });
+      const ring = new DriverRing(this.memory, size, {
+        eventIdx,
+        legacyLayout: options.legacy,
+        regionIndex: options.ringRegionIndex,
+      });
       const queue = {
         index,
         ring,
