@@ -41,7 +41,11 @@ export const validateCommand: Command = {
 function parseValidateArgs(args: string[]): { file: string; format: "text" | "json" } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { format: { type: "string", default: "text" } }, allowPositionals: true });
+    parsed = parseArgs({
+      args,
+      options: { format: { type: "string", default: "text" } },
+      allowPositionals: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -94,7 +98,9 @@ function describe(file: string, topology: Topology): string {
   const summary = summarize(topology);
   const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
   const lines = [
-    `${file}: topology ${summary.name} is valid: ${plural(summary.olts, "OLT")}, ${plural(summary.boards, "board")}, ` +
+    `${file}: topology ${summary.name} is valid: ${plural(summary.olts, "OLT")}, ${
+      plural(summary.boards, "board")
+    }, ` +
     `${plural(summary.cages, "cage")}, ${plural(summary.modules, "module")}`,
   ];
   for (const olt of topology.olts) {

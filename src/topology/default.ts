@@ -2,7 +2,8 @@
 import { type LoadOptions, loadTopology } from "./load.ts";
 import type { Topology } from "./model.ts";
 
-export const defaultTopologyText = `# The built-in topology of sfpemu run: one OLT with an NT board and two line boards.
+export const defaultTopologyText =
+  `# The built-in topology of sfpemu run: one OLT with an NT board and two line boards.
 name: default
 
 defaults:

@@ -26,7 +26,10 @@ export const maxSocketPathBytes = 107;
  * Expands `${NAME}` and `${NAME:=default}` (the default applies when NAME is unset or empty);
  * `$${` stands for a literal `${`, and any other `$` is kept as it is.
  */
-export function expandEnvironment(text: string, lookup: EnvironmentLookup): { value: string } | { error: string } {
+export function expandEnvironment(
+  text: string,
+  lookup: EnvironmentLookup,
+): { value: string } | { error: string } {
   let value = "";
   let index = 0;
   while (index < text.length) {
@@ -63,7 +66,9 @@ export function expandEnvironment(text: string, lookup: EnvironmentLookup): { va
     if ((found === undefined || found === "") && fallback !== undefined) {
       value += fallback;
     } else if (found === undefined) {
-      return { error: `environment variable ${name} is not set; set it or give a default: \${${name}:=value}` };
+      return {
+        error: `environment variable ${name} is not set; set it or give a default: \${${name}:=value}`,
+      };
     } else {
       value += found;
     }
@@ -129,7 +134,10 @@ export function resolveTopology(document: TopologyDocument, options: ResolveOpti
   const knownKinds = [...kinds.keys()];
   const defaultKindKnown = defaults.kind === undefined || kinds.has(defaults.kind);
   if (!defaultKindKnown) {
-    check.report(["defaults", "kind"], `unknown kind "${defaults.kind}"${suggestion(defaults.kind!, knownKinds)}`);
+    check.report(
+      ["defaults", "kind"],
+      `unknown kind "${defaults.kind}"${suggestion(defaults.kind!, knownKinds)}`,
+    );
   }
 
   const sockets = new Map<string, string>();
@@ -139,7 +147,10 @@ export function resolveTopology(document: TopologyDocument, options: ResolveOpti
     const oltPath = check.pathOf(oltDocument);
     const earlier = oltFirstSeen.get(oltDocument.id);
     if (earlier !== undefined) {
-      check.report([...oltPath, "id"], `duplicate OLT id "${oltDocument.id}"; ${formatPath(earlier)} has it already`);
+      check.report(
+        [...oltPath, "id"],
+        `duplicate OLT id "${oltDocument.id}"; ${formatPath(earlier)} has it already`,
+      );
     }
     oltFirstSeen.set(oltDocument.id, oltPath);
     const boards: Board[] = [];
@@ -149,10 +160,13 @@ export function resolveTopology(document: TopologyDocument, options: ResolveOpti
       const boardPath = check.pathOf(boardDocument);
       const label = `${oltDocument.id}/${boardDocument.id}`;
       const sameId = boardIds.get(boardDocument.id);
-      if (sameId !== undefined) {
+      const duplicate = sameId !== undefined;
+      if (duplicate) {
         check.report(
           [...boardPath, "id"],
-          `duplicate board id "${boardDocument.id}" in OLT ${oltDocument.id}; ${formatPath(sameId)} has it already`,
+          `duplicate board id "${boardDocument.id}" in OLT ${oltDocument.id}; ${
+            formatPath(sameId)
+          } has it already`,
         );
       }
       boardIds.set(boardDocument.id, boardPath);
@@ -178,7 +192,10 @@ export function resolveTopology(document: TopologyDocument, options: ResolveOpti
       if (kind === undefined) {
         // An unknown defaults.kind is reported once, above, not for every board that inherits it.
         if (boardDocument.kind !== undefined) {
-          check.report([...boardPath, "kind"], `unknown kind "${kindName}"${suggestion(kindName, knownKinds)}`);
+          check.report(
+            [...boardPath, "kind"],
+            `unknown kind "${kindName}"${suggestion(kindName, knownKinds)}`,
+          );
         }
         continue;
       }
@@ -197,7 +214,8 @@ export function resolveTopology(document: TopologyDocument, options: ResolveOpti
           ? join(socketDir, `${oltDocument.id}-${boardDocument.id}-gpio.sock`)
           : inFile(boardDocument.sockets.gpio),
       };
-      checkSockets(boardSockets, label, [...boardPath, "sockets"], sockets, check);
+      // A board that repeats an id repeats its default socket paths too: one issue is enough.
+      if (!duplicate) checkSockets(boardSockets, label, [...boardPath, "sockets"], sockets, check);
 
       boards.push({
         id: boardDocument.id,
@@ -254,9 +272,10 @@ function resolveCages(
     if (!knownProfiles.has(document.profile)) {
       check.report(
         typeof module === "string" ? cagePath : [...cagePath, "profile"],
-        `unknown module profile "${document.profile}"` + (knownProfiles.size === 0
-          ? "; the module catalog is empty"
-          : suggestion(document.profile, [...knownProfiles].sort())),
+        `unknown module profile "${document.profile}"` +
+          (knownProfiles.size === 0
+            ? "; the module catalog is empty"
+            : suggestion(document.profile, [...knownProfiles].sort())),
       );
       continue;
     }
@@ -272,14 +291,19 @@ function moduleSpec(document: ModuleDocument): ModuleSpec {
     const hex = vendorOui.replace(/[:-]/g, "").toUpperCase();
     overrides.vendorOui = `${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
   }
-  return diagnostics === undefined ? { profile, overrides } : { profile, overrides, diagnostics: { ...diagnostics } };
+  return diagnostics === undefined
+    ? { profile, overrides }
+    : { profile, overrides, diagnostics: { ...diagnostics } };
 }
 
 function boardExtras(
   idEeprom: boolean | { productName?: string; partNumber?: string; serialNumber?: string },
   temperatureSensor: boolean | { temperatureC?: number },
 ): BoardExtras {
-  const extras: BoardExtras = { idEeprom: idEeprom !== false, temperatureSensor: temperatureSensor !== false };
+  const extras: BoardExtras = {
+    idEeprom: idEeprom !== false,
+    temperatureSensor: temperatureSensor !== false,
+  };
   if (typeof idEeprom === "object") extras.idEepromContent = { ...idEeprom };
   if (typeof temperatureSensor === "object" && temperatureSensor.temperatureC !== undefined) {
     extras.boardTemperatureC = temperatureSensor.temperatureC;

@@ -46,9 +46,14 @@ export function formatPath(segments: readonly PathSegment[]): string {
 export function closestName(word: string, known: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
+  let bestShared = 0;
   for (const candidate of known) {
     const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+    // Ties go to the name sharing more letter pairs: "sfp-10g-srr" is sfp-10gbase-sr, not -lr.
+    const shared = sharedPairs(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance || (distance === bestDistance && shared > bestShared)) {
+      [best, bestDistance, bestShared] = [candidate, distance, shared];
+    }
   }
   if (best === undefined) return undefined;
   // A third of the longer name, but at least 2: catches typos and dropped words, not unrelated names.
@@ -63,6 +68,14 @@ export function suggestion(word: string, known: readonly string[], listLimit = 1
   if (known.length === 0) return "; none are defined";
   const listed = known.slice(0, listLimit).join(", ") + (known.length > listLimit ? ", ..." : "");
   return `${guess}${closest === undefined ? ";" : ""} known: ${listed}`;
+}
+
+function sharedPairs(a: string, b: string): number {
+  const pairs = new Set(Array.from({ length: Math.max(0, a.length - 1) }, (_, i) => a.slice(i, i + 2)));
+  return Array.from({ length: Math.max(0, b.length - 1) }, (_, i) => b.slice(i, i + 2)).filter((pair) =>
+    pairs.has(pair)
+  )
+    .length;
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */

@@ -3,7 +3,7 @@
  * problem with its file, line, column and key path.
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import { resolveTopology, expandEnvironment, readPlainScalar } from "./expand.ts";
+import { expandEnvironment, readPlainScalar, resolveTopology } from "./expand.ts";
 import { formatPath, type PathSegment, TopologyError, type TopologyIssue } from "./issue.ts";
 import type { Topology } from "./model.ts";
 import { type TopologyDocument, topologyShape } from "./schema.ts";
@@ -40,15 +40,22 @@ export function loadTopology(text: string, options: LoadOptions): Topology {
     message,
   });
   if (text.length > maxTopologyLength) {
-    throw new TopologyError([issueAt(1, 1, "", `the topology is longer than ${maxTopologyLength} characters`)]);
+    throw new TopologyError([
+      issueAt(1, 1, "", `the topology is longer than ${maxTopologyLength} characters`),
+    ]);
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const syntaxIssues = yamlIssues(document, text, lineCounter, issueAt);
+  const syntaxIssues = yamlIssues(document, lineCounter, issueAt);
   if (syntaxIssues.length > 0) throw new TopologyError(syntaxIssues);
   if (document.contents === null) {
     throw new TopologyError([
-      issueAt(1, 1, "", "the topology is empty; it needs at least a name and olts (see examples/minimal.yaml)"),
+      issueAt(
+        1,
+        1,
+        "",
+        "the topology is empty; it needs at least a name and olts (see examples/minimal.yaml)",
+      ),
     ]);
   }
 
@@ -57,7 +64,8 @@ export function loadTopology(text: string, options: LoadOptions): Topology {
     file,
     document,
     lineCounter,
-    expandString: (value) => expandEnvironment(value, env ? (name) => env[name] : (name) => Deno.env.get(name)),
+    expandString: (value) =>
+      expandEnvironment(value, env ? (name) => env[name] : (name) => Deno.env.get(name)),
     readPlainScalar,
   });
   const checked = check.checkRoot(topologyShape) as TopologyDocument | undefined;
@@ -79,13 +87,25 @@ export async function loadTopologyFile(file: string, options: Omit<LoadOptions, 
     bytes = await Deno.readFile(file);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
-    throw new TopologyError([{ file, line: 1, column: 1, path: "", message: `cannot read the topology: ${reason}` }]);
+    throw new TopologyError([{
+      file,
+      line: 1,
+      column: 1,
+      path: "",
+      message: `cannot read the topology: ${reason}`,
+    }]);
   }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new TopologyError([{ file, line: 1, column: 1, path: "", message: "the topology is not UTF-8 text" }]);
+    throw new TopologyError([{
+      file,
+      line: 1,
+      column: 1,
+      path: "",
+      message: "the topology is not UTF-8 text",
+    }]);
   }
   return loadTopology(text, { ...options, file });
 }
@@ -96,7 +116,6 @@ export async function loadTopologyFile(file: string, options: Omit<LoadOptions, 
  */
 function yamlIssues(
   document: Document,
-  text: string,
   lineCounter: LineCounter,
   issueAt: (line: number, column: number, path: string, message: string) => TopologyIssue,
 ): TopologyIssue[] {
@@ -104,16 +123,24 @@ function yamlIssues(
   let syntaxReported = false;
   for (const error of document.errors) {
     const { line, col } = lineCounter.linePos(error.pos[0]);
-    const path = formatPath(pathAtOffset(document.contents, error.pos[0]));
     if (error.code === "DUPLICATE_KEY") {
-      const key = text.slice(error.pos[0], error.pos[1]);
-      issues.push(issueAt(line, col, path, `duplicate key ${JSON.stringify(key)}; a key may appear once in a mapping`));
+      const path = pathAtOffset(document.contents, error.pos[0]);
+      const key = String(path.at(-1) ?? "");
+      issues.push(
+        issueAt(
+          line,
+          col,
+          formatPath(path),
+          `duplicate key ${JSON.stringify(key)}; a key may appear once in a mapping`,
+        ),
+      );
     } else if (!syntaxReported) {
+      // No key path: where the parser notices a syntax error is seldom inside the key it belongs to.
       syntaxReported = true;
       const message = error.code === "MULTIPLE_DOCS"
         ? "the file holds more than one YAML document (---); a topology is one document"
         : `YAML syntax error: ${error.message}`;
-      issues.push(issueAt(line, col, path, message));
+      issues.push(issueAt(line, col, "", message));
     }
   }
   return issues;
@@ -123,7 +150,8 @@ function yamlIssues(
 function pathAtOffset(node: unknown, offset: number): PathSegment[] {
   const contains = (candidate: unknown) => {
     const range = (candidate as Node | null)?.range;
-    return range !== undefined && range !== null && range[0] <= offset && offset < Math.max(range[1], range[0] + 1);
+    return range !== undefined && range !== null && range[0] <= offset &&
+      offset < Math.max(range[1], range[0] + 1);
   };
   if (isMap(node)) {
     for (const pair of node.items) {

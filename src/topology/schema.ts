@@ -36,7 +36,13 @@ const idHint = "use lower-case letters, digits, '.', '_' and '-', starting with 
   "(ids become part of socket file names and API paths)";
 
 function id(description: string) {
-  return text({ description, minLength: 1, maxLength: 32, pattern: "^[a-z0-9][a-z0-9._-]*$", patternHint: idHint });
+  return text({
+    description,
+    minLength: 1,
+    maxLength: 32,
+    pattern: "^[a-z0-9][a-z0-9._-]*$",
+    patternHint: idHint,
+  });
 }
 
 const path = (description: string) =>
@@ -131,7 +137,11 @@ const moduleShape = record({
     patternHint: "write 3 hex bytes, e.g. 00:90:65",
   }),
   diagnostics: diagnosticsShape,
-}, { required: ["profile"], description: "A module with per-unit identity or readings", definition: "module" });
+}, {
+  required: ["profile"],
+  description: "A module with per-unit identity or readings",
+  definition: "module",
+});
 
 const boardShape = record({
   id: id("Board id, unique within its OLT"),
@@ -151,7 +161,9 @@ const boardShape = record({
 const oltShape = record({
   id: id("OLT id, unique in the topology"),
   description: text({ description: "What this OLT is", maxLength: 200 }),
-  boards: keyedList("board", id("Board id"), boardShape, { description: "The OLT's boards, a list or a map by id" }),
+  boards: keyedList("board", id("Board id"), boardShape, {
+    description: "The OLT's boards, a list or a map by id",
+  }),
 }, { required: ["id", "boards"], description: "An OLT chassis", definition: "olt" });
 
 export const topologyShape = record({

@@ -121,7 +121,11 @@ export function text(options: Omit<StringShape, "type"> = {}): StringShape {
   return { type: "string", ...options };
 }
 
-export function integer(minimum: number, maximum: number, options: Described & { default?: number } = {}): IntegerShape {
+export function integer(
+  minimum: number,
+  maximum: number,
+  options: Described & { default?: number } = {},
+): IntegerShape {
   return { type: "integer", minimum, maximum, ...options };
 }
 
@@ -218,7 +222,7 @@ function toJsonSchema(shape: Shape, definitions: JsonSchema): JsonSchema {
       const item = objectSchema(shape.item, definitions, "id");
       return described({
         oneOf: [
-          { type: "array", items: { ...item, required: shape.item.required } },
+          { type: "array", items: { ...item, type: "object", required: shape.item.required } },
           {
             type: "object",
             propertyNames: withoutUndefined({ pattern: shape.id.pattern, maxLength: shape.id.maxLength }),
@@ -234,7 +238,9 @@ function toJsonSchema(shape: Shape, definitions: JsonSchema): JsonSchema {
 
 function objectSchema(shape: ObjectShape, definitions: JsonSchema, optionalKey?: string): JsonSchema {
   const required = shape.required.filter((key) => key !== optionalKey);
-  const properties = Object.entries(shape.fields).map(([key, field]) => [key, toJsonSchema(field, definitions)]);
+  const properties = Object.entries(shape.fields).map((
+    [key, field],
+  ) => [key, toJsonSchema(field, definitions)]);
   const schema = withoutUndefined({
     description: shape.description,
     type: "object",

@@ -82,7 +82,13 @@ export class ShapeCheck {
   }
 
   #reportAt(at: Position, path: readonly PathSegment[], message: string): void {
-    this.issues.push({ file: this.options.file, line: at.line, column: at.column, path: formatPath(path), message });
+    this.issues.push({
+      file: this.options.file,
+      line: at.line,
+      column: at.column,
+      path: formatPath(path),
+      message,
+    });
   }
 
   #position(node: Node | { range?: unknown }): Position {
@@ -99,15 +105,20 @@ export class ShapeCheck {
 
   /** Reads a node: follows aliases, expands environment references, keeps the position. */
   #read(node: unknown, path: PathSegment[], fallback?: Position): Reading | typeof invalid {
+    const at = node === null || node === undefined
+      ? fallback ?? { line: 1, column: 1 }
+      : this.#position(node as Node);
     if (--this.#nodesLeft < 0) {
       if (this.#nodesLeft === -1) {
-        this.#reportAt(fallback ?? { line: 1, column: 1 }, path, "the document expands to too many values " +
-          `(over ${nodeBudget}); are aliases (*name) nested into each other?`);
+        this.#reportAt(
+          at,
+          path,
+          `the topology expands to more than ${nodeBudget} values; are aliases (*name) repeated inside lists that are themselves repeated?`,
+        );
       }
       return invalid;
     }
-    if (node === null || node === undefined) return { type: "null", at: fallback ?? { line: 1, column: 1 } };
-    const at = this.#position(node as Node);
+    if (node === null || node === undefined) return { type: "null", at };
     if (isAlias(node)) {
       const target = node.resolve(this.options.document);
       if (target === undefined) {
@@ -132,14 +143,22 @@ export class ShapeCheck {
         return invalid;
       }
       // Unquoted `slot: ${SLOT}` should read as the number it expands to, as if written in place.
-      value = plain && expanded.value !== value ? this.options.readPlainScalar(expanded.value) : expanded.value;
+      value = plain && expanded.value !== value
+        ? this.options.readPlainScalar(expanded.value)
+        : expanded.value;
     }
-    const source = typeof node.source === "string" && typeof value === typeof node.value ? node.source : String(value);
+    const source = typeof node.source === "string" && typeof value === typeof node.value
+      ? node.source
+      : String(value);
     if (value === null) return { type: "null", at };
     if (typeof value === "string") return { type: "string", value, at };
     if (typeof value === "number") return { type: "number", value, source, at };
     if (typeof value === "boolean") return { type: "boolean", value, source, at };
-    this.#reportAt(at, path, `unsupported value ${describeSource(String(value))}; expected plain text or a number`);
+    this.#reportAt(
+      at,
+      path,
+      `unsupported value ${describeSource(String(value))}; expected plain text or a number`,
+    );
     return invalid;
   }
 
@@ -149,11 +168,15 @@ export class ShapeCheck {
         return this.#checkString(shape, reading, path);
       case "integer":
       case "number": {
-        const expected = `${shape.type === "integer" ? "an integer" : "a number"} ${shape.minimum}..${shape.maximum}`;
+        const expected = `${
+          shape.type === "integer" ? "an integer" : "a number"
+        } ${shape.minimum}..${shape.maximum}`;
         if (reading.type !== "number" || (shape.type === "integer" && !Number.isInteger(reading.value))) {
           return this.#mismatch(expected, reading, path);
         }
-        if (!Number.isFinite(reading.value) || reading.value < shape.minimum || reading.value > shape.maximum) {
+        if (
+          !Number.isFinite(reading.value) || reading.value < shape.minimum || reading.value > shape.maximum
+        ) {
           this.#reportAt(reading.at, path, `${reading.source} is out of range; expected ${expected}`);
           return invalid;
         }
@@ -201,22 +224,35 @@ export class ShapeCheck {
       return invalid;
     };
     if (shape.enum !== undefined && !shape.enum.includes(value)) {
-      return fail(`unknown ${shape.what ?? "value"} ${describeSource(value)}${suggestion(value, shape.enum)}`);
+      return fail(
+        `unknown ${shape.what ?? "value"} ${describeSource(value)}${suggestion(value, shape.enum)}`,
+      );
     }
     if (shape.minLength !== undefined && value.length < shape.minLength) {
-      return fail(value.length === 0 ? "must not be empty" : `must be at least ${shape.minLength} characters long`);
+      return fail(
+        value.length === 0 ? "must not be empty" : `must be at least ${shape.minLength} characters long`,
+      );
     }
     if (shape.maxLength !== undefined && value.length > shape.maxLength) {
       const where = shape.standard === undefined ? "allowed" : `fit (${shape.standard})`;
-      return fail(`${describeSource(value)} is ${value.length} characters long; at most ${shape.maxLength} ${where}`);
+      return fail(
+        `${describeSource(value)} is ${value.length} characters long; at most ${shape.maxLength} ${where}`,
+      );
     }
     if (shape.pattern !== undefined && !new RegExp(shape.pattern, "u").test(value)) {
-      return fail(`${describeSource(value)} is not valid: ${shape.patternHint ?? `expected ${shape.pattern}`}`);
+      return fail(
+        `${describeSource(value)} is not valid: ${shape.patternHint ?? `expected ${shape.pattern}`}`,
+      );
     }
     return value;
   }
 
-  #checkObject(shape: ObjectShape, reading: Reading & { type: "mapping" }, path: PathSegment[], optionalKey?: string) {
+  #checkObject(
+    shape: ObjectShape,
+    reading: Reading & { type: "mapping" },
+    path: PathSegment[],
+    optionalKey?: string,
+  ) {
     const result: Record<string, unknown> = {};
     let ok = true;
     for (const pair of pairsOf(reading.node)) {
@@ -270,7 +306,11 @@ export class ShapeCheck {
     if (isScalar(key) && (typeof key.value === "string" || typeof key.value === "number")) {
       return typeof key.value === "number" && typeof key.source === "string" ? key.source : String(key.value);
     }
-    this.#reportAt(key ? this.#position(key as Node) : { line: 1, column: 1 }, path, "keys must be plain names");
+    this.#reportAt(
+      key ? this.#position(key as Node) : { line: 1, column: 1 },
+      path,
+      "keys must be plain names",
+    );
     return invalid;
   }
 
@@ -320,7 +360,11 @@ export class ShapeCheck {
     }
     const number = /^[0-9]+$/.test(text) ? Number(text) : NaN;
     if (!Number.isInteger(number)) {
-      return fail(`${describeSource(text)} is not a ${keys.what} number; expected an integer ${keys.minimum}..${keys.maximum}`);
+      return fail(
+        `${
+          describeSource(text)
+        } is not a ${keys.what} number; expected an integer ${keys.minimum}..${keys.maximum}`,
+      );
     }
     if (number < keys.minimum || number > keys.maximum) {
       return fail(`${keys.what} ${text} is out of range; expected ${keys.minimum}..${keys.maximum}`);
@@ -350,7 +394,11 @@ export class ShapeCheck {
       return ok ? items : invalid;
     }
     if (reading.type !== "mapping") {
-      return this.#mismatch(`a list of ${shape.what}s or a mapping from ${shape.what} id to ${shape.what}`, reading, path);
+      return this.#mismatch(
+        `a list of ${shape.what}s or a mapping from ${shape.what} id to ${shape.what}`,
+        reading,
+        path,
+      );
     }
     for (const pair of pairsOf(reading.node)) {
       const id = this.#keyText(pair.key, path);
@@ -360,7 +408,10 @@ export class ShapeCheck {
       }
       const keyAt = pair.key ? this.#position(pair.key) : reading.at;
       const itemPath = [...path, id];
-      this.#locations.set(formatPath(itemPath), { key: keyAt, value: pair.value ? this.#position(pair.value as Node) : keyAt });
+      this.#locations.set(formatPath(itemPath), {
+        key: keyAt,
+        value: pair.value ? this.#position(pair.value as Node) : keyAt,
+      });
       const idOk = this.#checkString(shape.id, { type: "string", value: id, at: keyAt }, itemPath);
       const item = this.#read(pair.value, itemPath, keyAt);
       if (idOk === invalid || item === invalid) {
@@ -372,11 +423,16 @@ export class ShapeCheck {
         ok = false;
         continue;
       }
-      const value = this.#checkObject(shape.item, item, itemPath, "id") as Record<string, unknown> | typeof invalid;
+      const value = this.#checkObject(shape.item, item, itemPath, "id") as
+        | Record<string, unknown>
+        | typeof invalid;
       if (value === invalid) {
         ok = false;
       } else if (value.id !== undefined && value.id !== id) {
-        this.report([...itemPath, "id"], `id "${value.id}" differs from its key "${id}"; drop the id or make them equal`);
+        this.report(
+          [...itemPath, "id"],
+          `id "${value.id}" differs from its key "${id}"; drop the id or make them equal`,
+        );
         ok = false;
       } else {
         value.id = id;
