@@ -1,0 +1,523 @@
+// One live SFP module: its EEPROM images built from a profile through the field map, its pins, and
+// its diagnostics in human units kept consistent with the raw A2h words, the status/control byte
+// and the alarm/warning flags. It answers an I2C bus at 0x50/0x51 the way an AT24C02-like part
+// does, so Linux's sfp driver, at24 and i2c-dev all work against it.
+//
+// Derived bytes (live values, flags, pin states) are recomputed when an input changes, never on a
+// read: guests poll A2h constantly. Reads copy from that state synchronously, so every read is one
+// consistent snapshot and a 2-byte diagnostic can never be torn within a read.
+import {
+  bitField,
+  type DecodedFields,
+  decodeImage,
+  encodeImage,
+  numberField,
+  readBit,
+  readInteger,
+  writeBit,
+  writeInteger,
+} from "./codec.ts";
+import {
+  activeFlags,
+  DIAGNOSTIC_NAMES,
+  type DiagnosticName,
+  type Diagnostics,
+  type Flag,
+  flagName,
+  OPTICAL_POWER,
+  quantityOf,
+  type RawDiagnostics,
+  THRESHOLD_LEVELS,
+  type ThresholdLevel,
+  type ThresholdSet,
+} from "./diagnostics.ts";
+import {
+  A2_PAGE_SIZE,
+  A2_PAGE_START,
+  type Device,
+  DEVICE_SIZE,
+  I2C_ADDRESS,
+  type NumberField,
+  SFF8472_FIELDS,
+  writableMasks,
+} from "./field-map.ts";
+import {
+  checkedOverrides,
+  checkedProfile,
+  type ModuleOverrides,
+  type ModuleProfile,
+  profileFieldValues,
+  profileHasA2h,
+} from "./profile.ts";
+import { didYouMean } from "./spelling.ts";
+
+export type { Diagnostics } from "./diagnostics.ts";
+export type { ModuleOverrides, ModuleProfile } from "./profile.ts";
+export type { DecodedFields } from "./codec.ts";
+
+/** An output the test engineer can force: RX_LOS or TX_FAULT. */
+export type ForcibleSignal = "rxLos" | "txFault";
+
+/** What changed on a module, for the board layer and event streams. */
+export type ModuleEvent =
+  /** An output pin changed level (true = high). */
+  | { readonly type: "rxLos" | "txFault"; readonly level: boolean }
+  /** The host changed TX_DISABLE: the pin or the soft bit (A2h 110 bit 6). */
+  | {
+    readonly type: "txDisable";
+    readonly source: "pin" | "soft";
+    readonly asserted: boolean;
+    /** Whether the transmitter is now off (pin or soft). */
+    readonly txDisabled: boolean;
+  }
+  /** An alarm or warning flag rose or cleared, e.g. flag "temperature high alarm". */
+  | {
+    readonly type: "flag";
+    readonly flag: string;
+    readonly diagnostic: DiagnosticName;
+    readonly level: ThresholdLevel;
+    readonly raised: boolean;
+  };
+
+export interface ModuleOptions {
+  overrides?: ModuleOverrides;
+  /** Clock in ms (injectable so tests need no sleeps); default Date.now. */
+  now?: () => number;
+  /** When the module was inserted, on the `now` clock; default now(). */
+  insertedAtMs?: number;
+}
+
+const STATUS = bitField("statusControl");
+const EXTENDED_CONTROL = bitField("extendedControl");
+const ALARM_FLAGS = bitField("alarmFlags");
+const WARNING_FLAGS = bitField("warningFlags");
+const PAGE_SELECT = numberField("pageSelect");
+
+/** The A2h word each diagnostic is reported in. */
+const LIVE_FIELDS: Record<DiagnosticName, NumberField> = {
+  temperatureC: numberField("temperature"),
+  vccV: numberField("vcc"),
+  txBiasMa: numberField("txBias"),
+  txPowerDbm: numberField("txPower"),
+  rxPowerDbm: numberField("rxPower"),
+};
+
+/** The threshold words, found by the profile key the field map gives them. */
+const THRESHOLD_FIELDS = Object.fromEntries(DIAGNOSTIC_NAMES.map((name) => [
+  name,
+  Object.fromEntries(THRESHOLD_LEVELS.map((level) => [
+    level,
+    SFF8472_FIELDS.find((f) => f.profileKey?.join(".") === `thresholds.${name}.${level}`) as NumberField,
+  ])),
+])) as Record<DiagnosticName, Record<ThresholdLevel, NumberField>>;
+
+/** Bit of A2h 112-113 / 116-117 for a flag: the live field's name + High/Low. */
+function flagBit(flag: Flag): string {
+  return LIVE_FIELDS[flag.diagnostic].name + (flag.level.startsWith("high") ? "High" : "Low");
+}
+
+/** Values a module without diagnostics reports through diagnostics(): nothing is measured. */
+const UNMEASURED: Diagnostics = {
+  temperatureC: 0,
+  vccV: 0,
+  txBiasMa: 0,
+  txPowerDbm: -Infinity,
+  rxPowerDbm: -Infinity,
+};
+
+/** What an unimplemented A2h page reads: an undriven open-drain bus. */
+const ABSENT_BYTE = 0xff;
+
+export class SfpModule {
+  readonly profile: ModuleProfile;
+  readonly #now: () => number;
+  readonly #readyAtMs: number;
+  #dataReadyPending: boolean;
+
+  readonly #hasA2h: boolean;
+  readonly #flagsImplemented: boolean;
+  readonly #losInverted: boolean;
+  readonly #powerLevelDeclared: boolean;
+  readonly #a0: Uint8Array;
+  /** A2h bytes 0-127; the upper half lives in #pages. */
+  readonly #a2: Uint8Array;
+  /** A2h upper halves by page number (one page, 00h, without paging). */
+  readonly #pages: Uint8Array[];
+  readonly #paging: boolean;
+  readonly #a2WriteMasks: Uint8Array;
+  readonly #pointers: Record<Device, number> = { A0: 0, A2: 0 };
+
+  readonly #rawThresholds: Record<DiagnosticName, ThresholdSet>;
+  readonly #losRaw: { assert: number; deassert: number } | undefined;
+
+  #set: Diagnostics;
+  #txDisablePin = false;
+  #rs0Pin = false;
+  #rs1Pin = false;
+  #forced: Record<ForcibleSignal, boolean | null> = { rxLos: null, txFault: null };
+  /** Automatic LOS state; starts asserted since no light reached the module before insertion. */
+  #losAsserted = true;
+  #pinLevels: Record<ForcibleSignal, boolean> = { rxLos: false, txFault: false };
+  #raisedFlags = new Set<string>();
+  readonly #listeners = new Set<(event: ModuleEvent) => void>();
+
+  constructor(profile: ModuleProfile, options: ModuleOptions = {}) {
+    this.profile = checkedProfile(profile);
+    const overrides = checkedOverrides(options.overrides);
+    const now = options.now ?? Date.now;
+    if (typeof now !== "function") throw new TypeError("options.now must be a function returning ms");
+    this.#now = now;
+    const insertedAtMs = options.insertedAtMs ?? now();
+    if (typeof insertedAtMs !== "number" || !Number.isFinite(insertedAtMs)) {
+      throw new RangeError(`options.insertedAtMs must be a finite number of ms, got ${String(insertedAtMs)}`);
+    }
+    this.#readyAtMs = insertedAtMs + (overrides.dataReadyDelayMs ?? this.profile.dataReadyDelayMs);
+
+    const image = encodeImage(profileFieldValues(this.profile, overrides));
+    const options_ = this.profile.codes.options;
+    const has = (list: unknown, bit: string) => Array.isArray(list) && list.includes(bit);
+    this.#hasA2h = profileHasA2h(this.profile);
+    this.#flagsImplemented = has(this.profile.codes.enhancedOptions, "alarmWarningFlags");
+    this.#losInverted = has(options_, "losInverted") && !has(options_, "losNormal");
+    this.#powerLevelDeclared = has(options_, "powerLevel2") || has(options_, "highPowerLevel");
+    this.#a0 = image.a0;
+    this.#a2 = image.a2.slice(0, A2_PAGE_START);
+    this.#paging = this.profile.a2hPages > 1;
+    this.#pages = Array.from(
+      { length: this.profile.a2hPages },
+      (_, page) => page === 0 ? image.a2.slice(A2_PAGE_START) : new Uint8Array(A2_PAGE_SIZE),
+    );
+    this.#a2WriteMasks = writableMasks("A2");
+    // Without paging, byte 127 is not a page select and stays 0.
+    if (!this.#paging) this.#a2WriteMasks[PAGE_SELECT.offset] = 0;
+
+    this.#rawThresholds = Object.fromEntries(DIAGNOSTIC_NAMES.map((name) => [
+      name,
+      Object.fromEntries(
+        THRESHOLD_LEVELS.map((level) => [level, readInteger(this.#a2, THRESHOLD_FIELDS[name][level])]),
+      ),
+    ])) as Record<DiagnosticName, ThresholdSet>;
+    const los = this.profile.los;
+    this.#losRaw = los &&
+      { assert: OPTICAL_POWER.toRaw(los.assertDbm), deassert: OPTICAL_POWER.toRaw(los.deassertDbm) };
+    this.#set = { ...(this.profile.diagnostics ?? UNMEASURED) };
+
+    this.#dataReadyPending = now() < this.#readyAtMs;
+    writeBit(this.#a2, STATUS, "dataReadyBar", this.#dataReadyPending);
+    this.#refresh();
+  }
+
+  // ---------------------------------------------------------------- I2C
+
+  /** Sequential read from the device's current pointer; false = NACK (no device at that address). */
+  read(address: number, buffer: Uint8Array): boolean {
+    if (!(buffer instanceof Uint8Array)) throw new TypeError("read needs a Uint8Array buffer");
+    const device = this.#deviceAt(address);
+    if (!device) return false;
+    this.#updateDataReady();
+    let pointer = this.#pointers[device];
+    for (let i = 0; i < buffer.length; i++) {
+      buffer[i] = this.#byteAt(device, pointer);
+      // AT24C02-like: the pointer wraps from 255 to 0 (Linux never reads across the end).
+      pointer = (pointer + 1) % DEVICE_SIZE;
+    }
+    this.#pointers[device] = pointer;
+    return true;
+  }
+
+  /**
+   * data[0] sets the pointer (the Linux "write offset, then read" pattern); further bytes are stored
+   * where the host may write and silently dropped elsewhere, like a write-protected EEPROM.
+   */
+  write(address: number, data: Uint8Array): boolean {
+    if (!(data instanceof Uint8Array)) throw new TypeError("write needs a Uint8Array of data");
+    const device = this.#deviceAt(address);
+    if (!device) return false;
+    if (data.length === 0) return true;
+    let pointer = data[0];
+    if (device === "A0") {
+      this.#pointers.A0 = (pointer + data.length - 1) % DEVICE_SIZE;
+      return true;
+    }
+    const softTxDisableBefore = readBit(this.#a2, STATUS, "softTxDisable");
+    for (let i = 1; i < data.length; i++) {
+      this.#storeA2(pointer, data[i]);
+      pointer = (pointer + 1) % DEVICE_SIZE;
+    }
+    this.#pointers.A2 = pointer;
+    this.#afterA2Write(softTxDisableBefore);
+    return true;
+  }
+
+  #deviceAt(address: number): Device | undefined {
+    if (address === I2C_ADDRESS.A0) return "A0";
+    if (address === I2C_ADDRESS.A2 && this.#hasA2h) return "A2";
+    return undefined;
+  }
+
+  #currentPage(): Uint8Array | undefined {
+    return this.#pages[this.#paging ? this.#a2[PAGE_SELECT.offset] : 0];
+  }
+
+  #byteAt(device: Device, offset: number): number {
+    if (device === "A0") return this.#a0[offset];
+    if (offset < A2_PAGE_START) return this.#a2[offset];
+    return this.#currentPage()?.[offset - A2_PAGE_START] ?? ABSENT_BYTE;
+  }
+
+  #storeA2(offset: number, value: number): void {
+    const mask = this.#a2WriteMasks[offset];
+    if (mask === 0) return;
+    if (offset < A2_PAGE_START) {
+      this.#a2[offset] = (this.#a2[offset] & ~mask) | (value & mask);
+      return;
+    }
+    // Pages that do not exist take no writes.
+    const page = this.#currentPage();
+    if (page) page[offset - A2_PAGE_START] = (page[offset - A2_PAGE_START] & ~mask) | (value & mask);
+  }
+
+  #afterA2Write(softTxDisableBefore: boolean): void {
+    // SFF-8472 A2h 118: the power level state follows the select (the 300 ms change is not modelled).
+    const select = readBit(this.#a2, EXTENDED_CONTROL, "powerLevelSelect");
+    writeBit(this.#a2, EXTENDED_CONTROL, "powerLevelState", this.#powerLevelDeclared && select);
+    const softTxDisable = readBit(this.#a2, STATUS, "softTxDisable");
+    if (softTxDisable === softTxDisableBefore) return;
+    const events: ModuleEvent[] = [
+      { type: "txDisable", source: "soft", asserted: softTxDisable, txDisabled: this.txDisabled },
+    ];
+    this.#refresh(events);
+    this.#emit(events);
+  }
+
+  // ---------------------------------------------------------------- pins
+
+  /** MOD_ABS is tied to ground inside a module: low, i.e. present. */
+  get modAbs(): boolean {
+    return false;
+  }
+
+  /** RX_LOS pin level (true = high); inverted when the profile declares an inverted LOS. */
+  get rxLos(): boolean {
+    return this.#pinLevels.rxLos;
+  }
+
+  /** TX_FAULT pin level (true = high = fault). */
+  get txFault(): boolean {
+    return this.#pinLevels.txFault;
+  }
+
+  /** Whether the transmitter is off: TX_DISABLE pin high or soft TX_DISABLE set. */
+  get txDisabled(): boolean {
+    return this.#txDisablePin || (this.#hasA2h && readBit(this.#a2, STATUS, "softTxDisable"));
+  }
+
+  setTxDisable(high: boolean): void {
+    checkBoolean(high, "setTxDisable");
+    if (high === this.#txDisablePin) return;
+    this.#txDisablePin = high;
+    const events: ModuleEvent[] = [{
+      type: "txDisable",
+      source: "pin",
+      asserted: high,
+      txDisabled: this.txDisabled,
+    }];
+    this.#refresh(events);
+    this.#emit(events);
+  }
+
+  setRs0(high: boolean): void {
+    checkBoolean(high, "setRs0");
+    this.#rs0Pin = high;
+    this.#refresh();
+  }
+
+  setRs1(high: boolean): void {
+    checkBoolean(high, "setRs1");
+    this.#rs1Pin = high;
+    this.#refresh();
+  }
+
+  /** Forces RX_LOS or TX_FAULT asserted (true) or clear (false); null returns it to automatic. */
+  forceSignal(signal: ForcibleSignal, value: boolean | null): void {
+    if (signal !== "rxLos" && signal !== "txFault") {
+      throw new TypeError(
+        `forceSignal: unknown signal ${JSON.stringify(signal)}; expected "rxLos" or "txFault"`,
+      );
+    }
+    if (value !== null) checkBoolean(value, "forceSignal");
+    this.#forced[signal] = value;
+    const events: ModuleEvent[] = [];
+    this.#refresh(events);
+    this.#emit(events);
+  }
+
+  // ---------------------------------------------------------------- diagnostics
+
+  /**
+   * Changes live values (human units). Values beyond what the A2h word holds saturate there like
+   * a real ADC; -Infinity dBm is no light at all.
+   */
+  setDiagnostics(patch: Partial<Diagnostics>): void {
+    if (!this.#hasA2h) {
+      throw new Error(
+        `module ${this.profile.id} has no diagnostics: it has no A2h (SFF-8472 compliance none)`,
+      );
+    }
+    if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
+      throw new TypeError("setDiagnostics needs an object like { rxPowerDbm: -20 }");
+    }
+    for (const [name, value] of Object.entries(patch)) {
+      if (!DIAGNOSTIC_NAMES.includes(name as DiagnosticName)) {
+        throw new TypeError(
+          `unknown diagnostic "${name}"${didYouMean(name, DIAGNOSTIC_NAMES)}; expected ${
+            DIAGNOSTIC_NAMES.join(", ")
+          }`,
+        );
+      }
+      if (value === undefined) continue;
+      if (typeof value !== "number" || Number.isNaN(value)) {
+        throw new TypeError(
+          `${name} must be a number of ${quantityOf(name as DiagnosticName).units}, got ${String(value)}`,
+        );
+      }
+    }
+    const next = { ...this.#set };
+    for (const name of DIAGNOSTIC_NAMES) if (patch[name] !== undefined) next[name] = patch[name]!;
+    this.#set = next;
+    const events: ModuleEvent[] = [];
+    this.#refresh(events);
+    this.#emit(events);
+  }
+
+  /** What the module reports now (before quantisation): a disabled transmitter shows 0 mA and −∞ dBm. */
+  diagnostics(): Diagnostics {
+    if (!this.txDisabled) return { ...this.#set };
+    return { ...this.#set, txBiasMa: 0, txPowerDbm: -Infinity };
+  }
+
+  // ---------------------------------------------------------------- images
+
+  /** A0h as a guest reads it now. */
+  a0(): Uint8Array {
+    return this.#a0.slice();
+  }
+
+  /** A2h as a guest reads it now (upper half = the selected page); all 0xFF when there is no A2h. */
+  a2(): Uint8Array {
+    const image = new Uint8Array(DEVICE_SIZE).fill(ABSENT_BYTE);
+    if (!this.#hasA2h) return image;
+    this.#updateDataReady();
+    image.set(this.#a2);
+    const page = this.#currentPage();
+    if (page) image.set(page, A2_PAGE_START);
+    return image;
+  }
+
+  /** Every field of the images as a guest reads them now, decoded through the field map. */
+  decode(): DecodedFields {
+    return decodeImage({ a0: this.a0(), a2: this.#hasA2h ? this.a2() : undefined });
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Calls listener with every change; returns the function that stops it. */
+  onChange(listener: (event: ModuleEvent) => void): () => void {
+    if (typeof listener !== "function") throw new TypeError("onChange needs a function");
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(events: readonly ModuleEvent[]): void {
+    for (const event of events) {
+      for (const listener of [...this.#listeners]) {
+        // A failing listener must not stop the others or leave the module half-updated.
+        try {
+          listener(event);
+        } catch (error) {
+          console.error(`sfp module ${this.profile.id}: change listener failed:`, error);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- derived state
+
+  /** Data_Ready_Bar clears once t_data has passed; checked on reads, so no timer is needed. */
+  #updateDataReady(): void {
+    if (this.#dataReadyPending && this.#now() >= this.#readyAtMs) {
+      this.#dataReadyPending = false;
+      writeBit(this.#a2, STATUS, "dataReadyBar", false);
+    }
+  }
+
+  /** Recomputes every derived byte and pin from the inputs; appends what changed to `events`. */
+  #refresh(events?: ModuleEvent[]): void {
+    const raw = this.#rawDiagnostics();
+    if (this.#losRaw) {
+      if (this.#losAsserted && raw.rxPowerDbm >= this.#losRaw.deassert) this.#losAsserted = false;
+      else if (!this.#losAsserted && raw.rxPowerDbm < this.#losRaw.assert) this.#losAsserted = true;
+    } else {
+      this.#losAsserted = false;
+    }
+    const rxLos = this.#forced.rxLos ?? this.#losAsserted;
+    const txFault = this.#forced.txFault ?? false;
+
+    if (this.#hasA2h) {
+      for (const name of DIAGNOSTIC_NAMES) writeInteger(this.#a2, LIVE_FIELDS[name], raw[name]);
+      writeBit(this.#a2, STATUS, "txDisablePin", this.#txDisablePin);
+      writeBit(this.#a2, STATUS, "rs1Pin", this.#rs1Pin);
+      writeBit(this.#a2, STATUS, "rs0Pin", this.#rs0Pin);
+      writeBit(this.#a2, STATUS, "txFault", txFault);
+      writeBit(this.#a2, STATUS, "rxLos", rxLos);
+      if (this.#flagsImplemented) this.#updateFlags(activeFlags(raw, this.#rawThresholds), events);
+    }
+
+    const levels: Record<ForcibleSignal, boolean> = { rxLos: rxLos !== this.#losInverted, txFault };
+    for (const signal of ["rxLos", "txFault"] as const) {
+      if (levels[signal] !== this.#pinLevels[signal]) events?.push({ type: signal, level: levels[signal] });
+    }
+    this.#pinLevels = levels;
+  }
+
+  #rawDiagnostics(): RawDiagnostics {
+    const raw = {} as RawDiagnostics;
+    for (const name of DIAGNOSTIC_NAMES) raw[name] = quantityOf(name).toRaw(this.#set[name]);
+    // A disabled laser emits nothing and draws no bias current.
+    if (this.txDisabled) raw.txBiasMa = raw.txPowerDbm = 0;
+    return raw;
+  }
+
+  #updateFlags(active: Flag[], events?: ModuleEvent[]): void {
+    const raised = new Map(active.map((flag) => [flagName(flag), flag]));
+    for (const flags of [ALARM_FLAGS, WARNING_FLAGS]) {
+      this.#a2.fill(0, flags.offset, flags.offset + flags.size);
+    }
+    for (const flag of active) {
+      writeBit(this.#a2, flag.level.endsWith("Alarm") ? ALARM_FLAGS : WARNING_FLAGS, flagBit(flag), true);
+    }
+    for (const [name, flag] of raised) {
+      if (!this.#raisedFlags.has(name)) events?.push(flagEvent(name, flag, true));
+    }
+    for (const name of this.#raisedFlags) {
+      if (!raised.has(name)) events?.push(flagEvent(name, parseFlagName(name), false));
+    }
+    this.#raisedFlags = new Set(raised.keys());
+  }
+}
+
+function flagEvent(name: string, flag: Flag, raised: boolean): ModuleEvent {
+  return { type: "flag", flag: name, diagnostic: flag.diagnostic, level: flag.level, raised };
+}
+
+const ALL_FLAGS: Flag[] = DIAGNOSTIC_NAMES.flatMap((diagnostic) =>
+  THRESHOLD_LEVELS.map((level) => ({ diagnostic, level }))
+);
+
+function parseFlagName(name: string): Flag {
+  return ALL_FLAGS.find((flag) => flagName(flag) === name)!;
+}
+
+function checkBoolean(value: unknown, what: string): void {
+  if (typeof value !== "boolean") throw new TypeError(`${what} needs true or false, got ${String(value)}`);
+}
