@@ -98,18 +98,69 @@ export interface ResolveOptions {
   socketDir?: string;
 }
 
+type Defaults = NonNullable<TopologyDocument["defaults"]>;
+
+/** What resolving one board needs to know of the whole topology. */
+interface Context extends ResolveOptions {
+  defaults: Defaults;
+  kinds: Map<string, KindDocument>;
+  /** Cage count of every kind that has one; a kind without is reported once, not per board. */
+  cageCounts: Map<string, number>;
+  /** Relative paths in the topology are relative to this. */
+  inFile: (path: string) => string;
+  socketDir: string;
+  /** Every socket path handed out so far, with who holds it. */
+  sockets: Map<string, string>;
+}
+
 /** Applies defaults and kinds; every problem goes to `options.check.issues`. */
 export function resolveTopology(document: TopologyDocument, options: ResolveOptions): Topology {
-  const { check } = options;
-  const defaults: NonNullable<TopologyDocument["defaults"]> = document.defaults ?? {};
+  const defaults: Defaults = document.defaults ?? {};
   const baseDir = options.file === undefined ? Deno.cwd() : dirname(resolve(options.file));
   const inFile = (path: string) => resolve(baseDir, path);
   const stateDir = defaults.stateDir === undefined ? undefined : inFile(defaults.stateDir);
   const socketDir = defaults.socketDir !== undefined
     ? inFile(defaults.socketDir)
     : stateDir ?? resolve(options.socketDir ?? baseDir);
-
   const kinds = document.kinds ?? new Map<string, KindDocument>();
+  const context: Context = {
+    ...options,
+    defaults,
+    kinds,
+    cageCounts: checkKinds(kinds, defaults, options.check),
+    inFile,
+    socketDir,
+    sockets: new Map(),
+  };
+
+  const firstWithId = new Map<string, PathSegment[]>();
+  const olts = document.olts.map((olt): Olt => {
+    const path = options.check.pathOf(olt);
+    const earlier = firstWithId.get(olt.id);
+    if (earlier !== undefined) {
+      options.check.report(
+        [...path, "id"],
+        `duplicate OLT id "${olt.id}"; ${formatPath(earlier)} has it already`,
+      );
+    }
+    firstWithId.set(olt.id, path);
+    return { id: olt.id, boards: resolveBoards(olt.id, olt.boards, context) };
+  });
+  return {
+    name: document.name,
+    ...(options.file === undefined ? {} : { file: options.file }),
+    ...(stateDir === undefined ? {} : { stateDir }),
+    socketDir,
+    olts,
+  };
+}
+
+/** The cage count of each kind, checking what a kind alone can get wrong. */
+function checkKinds(
+  kinds: Map<string, KindDocument>,
+  defaults: Defaults,
+  check: ShapeCheck,
+): Map<string, number> {
   const cageCounts = new Map<string, number>();
   for (const [name, kind] of kinds) {
     const count = kind.cages ?? defaults.cages;
@@ -131,115 +182,98 @@ export function resolveTopology(document: TopologyDocument, options: ResolveOpti
       }
     }
   }
-  const knownKinds = [...kinds.keys()];
-  const defaultKindKnown = defaults.kind === undefined || kinds.has(defaults.kind);
-  if (!defaultKindKnown) {
+  if (defaults.kind !== undefined && !kinds.has(defaults.kind)) {
     check.report(
       ["defaults", "kind"],
-      `unknown kind "${defaults.kind}"${suggestion(defaults.kind!, knownKinds)}`,
+      `unknown kind "${defaults.kind}"${suggestion(defaults.kind, [...kinds.keys()])}`,
     );
   }
+  return cageCounts;
+}
 
-  const sockets = new Map<string, string>();
-  const oltFirstSeen = new Map<string, PathSegment[]>();
-  const olts: Olt[] = [];
-  for (const oltDocument of document.olts) {
-    const oltPath = check.pathOf(oltDocument);
-    const earlier = oltFirstSeen.get(oltDocument.id);
+/** The boards of one OLT: ids and slots unique within it. */
+function resolveBoards(olt: string, documents: BoardDocument[], context: Context): Board[] {
+  const { check } = context;
+  const firstWithId = new Map<string, PathSegment[]>();
+  const slots = new Map<number, string>();
+  const boards: Board[] = [];
+  for (const document of documents) {
+    const path = check.pathOf(document);
+    const earlier = firstWithId.get(document.id);
     if (earlier !== undefined) {
       check.report(
-        [...oltPath, "id"],
-        `duplicate OLT id "${oltDocument.id}"; ${formatPath(earlier)} has it already`,
+        [...path, "id"],
+        `duplicate board id "${document.id}" in OLT ${olt}; ${formatPath(earlier)} has it already`,
       );
     }
-    oltFirstSeen.set(oltDocument.id, oltPath);
-    const boards: Board[] = [];
-    const boardIds = new Map<string, PathSegment[]>();
-    const slots = new Map<number, string>();
-    for (const boardDocument of oltDocument.boards) {
-      const boardPath = check.pathOf(boardDocument);
-      const label = `${oltDocument.id}/${boardDocument.id}`;
-      const sameId = boardIds.get(boardDocument.id);
-      const duplicate = sameId !== undefined;
-      if (duplicate) {
-        check.report(
-          [...boardPath, "id"],
-          `duplicate board id "${boardDocument.id}" in OLT ${oltDocument.id}; ${
-            formatPath(sameId)
-          } has it already`,
-        );
-      }
-      boardIds.set(boardDocument.id, boardPath);
-      const slotHolder = slots.get(boardDocument.slot);
-      if (slotHolder !== undefined) {
-        check.report(
-          [...boardPath, "slot"],
-          `slot ${boardDocument.slot} of OLT ${oltDocument.id} is already taken by board ${slotHolder}`,
-        );
-      }
-      slots.set(boardDocument.slot, boardDocument.id);
-
-      const kindName = boardDocument.kind ?? defaults.kind;
-      if (kindName === undefined) {
-        check.report(
-          [...boardPath, "kind"],
-          `missing required key "kind", and defaults.kind is not set; ` +
-            (knownKinds.length === 0 ? "define one under kinds" : `known kinds: ${knownKinds.join(", ")}`),
-        );
-        continue;
-      }
-      const kind = kinds.get(kindName);
-      if (kind === undefined) {
-        // An unknown defaults.kind is reported once, above, not for every board that inherits it.
-        if (boardDocument.kind !== undefined) {
-          check.report(
-            [...boardPath, "kind"],
-            `unknown kind "${kindName}"${suggestion(kindName, knownKinds)}`,
-          );
-        }
-        continue;
-      }
-      const cageCount = cageCounts.get(kindName);
-      if (cageCount === undefined) continue;
-
-      const inherited = <K extends keyof typeof builtinDefaults>(key: K) =>
-        boardDocument[key] ?? kind[key] ?? defaults[key] ?? builtinDefaults[key];
-      const formFactor = inherited("formFactor") as FormFactor;
-      const cages = resolveCages(boardDocument, kind, kindName, cageCount, formFactor, boardPath, options);
-      const boardSockets = {
-        i2c: boardDocument.sockets?.i2c === undefined
-          ? join(socketDir, `${oltDocument.id}-${boardDocument.id}-i2c.sock`)
-          : inFile(boardDocument.sockets.i2c),
-        gpio: boardDocument.sockets?.gpio === undefined
-          ? join(socketDir, `${oltDocument.id}-${boardDocument.id}-gpio.sock`)
-          : inFile(boardDocument.sockets.gpio),
-      };
-      // A board that repeats an id repeats its default socket paths too: one issue is enough.
-      if (!duplicate) checkSockets(boardSockets, label, [...boardPath, "sockets"], sockets, check);
-
-      boards.push({
-        id: boardDocument.id,
-        slot: boardDocument.slot,
-        kind: kindName,
-        ...(boardDocument.description ?? kind.description) === undefined
-          ? {}
-          : { description: boardDocument.description ?? kind.description },
-        cageCount,
-        formFactor,
-        extras: boardExtras(inherited("idEeprom"), inherited("temperatureSensor")),
-        sockets: boardSockets,
-        cages,
-        dataReadyDelayMs: inherited("dataReadyDelayMs"),
-      });
+    firstWithId.set(document.id, path);
+    const slotHolder = slots.get(document.slot);
+    if (slotHolder !== undefined) {
+      check.report(
+        [...path, "slot"],
+        `slot ${document.slot} of OLT ${olt} is already taken by board ${slotHolder}`,
+      );
     }
-    olts.push({ id: oltDocument.id, boards });
+    slots.set(document.slot, document.id);
+    // A board that repeats an id repeats its default socket paths too: one issue is enough.
+    const board = resolveBoard(olt, document, path, earlier === undefined, context);
+    if (board !== undefined) boards.push(board);
   }
+  return boards;
+}
+
+function resolveBoard(
+  olt: string,
+  document: BoardDocument,
+  path: PathSegment[],
+  checkSocketsToo: boolean,
+  context: Context,
+): Board | undefined {
+  const { check, defaults, kinds } = context;
+  const kindName = document.kind ?? defaults.kind;
+  if (kindName === undefined) {
+    const known = [...kinds.keys()];
+    check.report(
+      [...path, "kind"],
+      `missing required key "kind", and defaults.kind is not set; ` +
+        (known.length === 0 ? "define one under kinds" : `known kinds: ${known.join(", ")}`),
+    );
+    return undefined;
+  }
+  const kind = kinds.get(kindName);
+  if (kind === undefined) {
+    // An unknown defaults.kind is reported once, by checkKinds, not for every board that inherits it.
+    if (document.kind !== undefined) {
+      check.report([...path, "kind"], `unknown kind "${kindName}"${suggestion(kindName, [...kinds.keys()])}`);
+    }
+    return undefined;
+  }
+  const cageCount = context.cageCounts.get(kindName);
+  if (cageCount === undefined) return undefined;
+
+  const inherited = <K extends keyof typeof builtinDefaults>(key: K) =>
+    document[key] ?? kind[key] ?? defaults[key] ?? builtinDefaults[key];
+  const formFactor = inherited("formFactor");
+  const socketPath = (device: "i2c" | "gpio") => {
+    const explicit = document.sockets?.[device];
+    return explicit === undefined
+      ? join(context.socketDir, `${olt}-${document.id}-${device}.sock`)
+      : context.inFile(explicit);
+  };
+  const sockets = { i2c: socketPath("i2c"), gpio: socketPath("gpio") };
+  if (checkSocketsToo) checkSockets(sockets, `${olt}/${document.id}`, [...path, "sockets"], context);
+  const description = document.description ?? kind.description;
   return {
-    name: document.name,
-    ...(options.file === undefined ? {} : { file: options.file }),
-    ...(stateDir === undefined ? {} : { stateDir }),
-    socketDir,
-    olts,
+    id: document.id,
+    slot: document.slot,
+    kind: kindName,
+    ...(description === undefined ? {} : { description }),
+    cageCount,
+    formFactor,
+    extras: boardExtras(inherited("idEeprom"), inherited("temperatureSensor")),
+    sockets,
+    cages: resolveCages(document, kind, kindName, cageCount, formFactor, path, context),
+    dataReadyDelayMs: inherited("dataReadyDelayMs"),
   };
 }
 
@@ -250,11 +284,11 @@ function resolveCages(
   cageCount: number,
   boardFormFactor: FormFactor,
   boardPath: PathSegment[],
-  { check, knownProfiles }: ResolveOptions,
+  { check, knownProfiles }: Context,
 ): Cage[] {
   const cages: Cage[] = Array.from({ length: cageCount }, (_, index) => ({
     id: index + 1,
-    formFactor: (kind.cageFormFactors?.get(index + 1) ?? boardFormFactor) as FormFactor,
+    formFactor: kind.cageFormFactors?.get(index + 1) ?? boardFormFactor,
     module: null,
   }));
   for (const [cage, module] of board.cages ?? []) {
@@ -316,16 +350,15 @@ function checkSockets(
   paths: { i2c: string; gpio: string },
   board: string,
   at: PathSegment[],
-  taken: Map<string, string>,
-  check: ShapeCheck,
-): void {
+  context: Context,
+) {
   const problems: string[] = [];
   for (const [device, path] of Object.entries(paths)) {
     const bytes = new TextEncoder().encode(path).length;
     if (bytes > maxSocketPathBytes) problems.push(`${device} socket ${path} is ${bytes} bytes`);
   }
   if (problems.length > 0) {
-    check.report(
+    context.check.report(
       at,
       `socket paths of board ${board} exceed the ${maxSocketPathBytes}-byte limit of unix socket paths: ` +
         `${problems.join("; ")}; use a shorter defaults.socketDir or set sockets.i2c and sockets.gpio`,
@@ -333,9 +366,11 @@ function checkSockets(
     return;
   }
   for (const [device, path] of Object.entries(paths)) {
-    const owner = taken.get(path);
-    if (owner !== undefined) problems.push(`${device} socket ${path} is already used by ${owner}`);
-    else taken.set(path, `board ${board} (${device})`);
+    const holder = context.sockets.get(path);
+    if (holder !== undefined) problems.push(`${device} socket ${path} is already used by ${holder}`);
+    else context.sockets.set(path, `board ${board} (${device})`);
   }
-  if (problems.length > 0) check.report(at, `${problems.join("; ")}; give each board its own sockets`);
+  if (problems.length > 0) {
+    context.check.report(at, `${problems.join("; ")}; give each board its own sockets`);
+  }
 }

@@ -147,24 +147,30 @@ function yamlIssues(
 }
 
 /** The key path of the innermost node written at `offset`, for errors the YAML parser reports by offset. */
-function pathAtOffset(node: unknown, offset: number): PathSegment[] {
+function pathAtOffset(root: unknown, offset: number): PathSegment[] {
   const contains = (candidate: unknown) => {
     const range = (candidate as Node | null)?.range;
     return range !== undefined && range !== null && range[0] <= offset &&
       offset < Math.max(range[1], range[0] + 1);
   };
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? String(pair.key.source ?? pair.key.value) : "?";
-      if (contains(pair.key)) return [key];
-      if (contains(pair.value)) return [key, ...pathAtOffset(pair.value, offset)];
+  const path: PathSegment[] = [];
+  // A loop, not recursion: a hostile file may nest thousands of levels deep.
+  for (let node = root; node !== undefined;) {
+    let next: unknown;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.source ?? pair.key.value) : "?";
+        if (contains(pair.key)) return [...path, key];
+        if (contains(pair.value)) [path[path.length], next] = [key, pair.value];
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, index) => {
+        if (contains(item)) [path[path.length], next] = [index, item];
+      });
     }
-  } else if (isSeq(node)) {
-    for (const [index, item] of node.items.entries()) {
-      if (contains(item)) return [index, ...pathAtOffset(item, offset)];
-    }
+    node = next;
   }
-  return [];
+  return path;
 }
 
 /**

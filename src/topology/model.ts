@@ -1,3 +1,5 @@
+import type { formFactors } from "./schema.ts";
+
 /**
  * The resolved topology the runtime consumes: defaults and kinds applied, environment variables
  * expanded, ids checked, socket paths absolute. Nothing here refers back to the YAML text.
@@ -52,7 +54,7 @@ export interface BoardIdentity {
   serialNumber?: string;
 }
 
-export type FormFactor = "sfp" | "sfp+" | "sfp28";
+export type FormFactor = typeof formFactors[number];
 
 export interface Cage {
   /** 1-based, as the front panel and the GPIO line names (`cage5-mod-abs`) number them. */

@@ -9,7 +9,7 @@ interface Described {
   description?: string;
 }
 
-export interface StringShape extends Described {
+export interface StringShape<E extends string = string> extends Described {
   type: "string";
   minLength?: number;
   maxLength?: number;
@@ -18,7 +18,7 @@ export interface StringShape extends Described {
   /** Says in words what `pattern` accepts; it ends every pattern error message. */
   patternHint?: string;
   /** The closed set of values, with `what` naming it in messages ("form factor"). */
-  enum?: readonly string[];
+  enum?: readonly E[];
   what?: string;
   /** Where a length limit comes from, e.g. `SFF-8472 A0h bytes 20-35`. */
   standard?: string;
@@ -99,7 +99,7 @@ export type Shape =
   | OneOfShape;
 
 /** The TypeScript type of a value that passed the checks of shape `S`. */
-export type Infer<S> = S extends StringShape ? string
+export type Infer<S> = S extends StringShape<infer E> ? E
   : S extends IntegerShape | NumberShape ? number
   : S extends BooleanShape ? boolean
   : S extends NullShape ? null
@@ -117,7 +117,9 @@ type InferObject<F extends Fields, R extends keyof F> = Simplify<
 
 type Simplify<T> = { [K in keyof T]: T[K] };
 
-export function text(options: Omit<StringShape, "type"> = {}): StringShape {
+export function text<const E extends string = string>(
+  options: Omit<StringShape<E>, "type"> = {},
+): StringShape<NoInfer<E>> {
   return { type: "string", ...options };
 }
 

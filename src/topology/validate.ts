@@ -12,7 +12,7 @@ export interface Position {
 }
 
 /** Where a key path was written: its key (absent for sequence items) and its value. */
-export interface Located {
+interface Located {
   key?: Position;
   value: Position;
 }
@@ -280,6 +280,7 @@ export class ShapeCheck {
       if (value === invalid) ok = false;
       else result[key] = value;
     }
+    // After a bad key, a missing one is most likely that key misspelt: one mistake, one issue.
     for (const key of shape.required) {
       if (key === optionalKey || Object.hasOwn(result, key) || !ok) continue;
       const description = shape.fields[key].description;

@@ -503,6 +503,25 @@ Deno.test("aliases repeated into a huge topology end in one issue, not in a hang
   assert.match(issues[0].message, /^the topology expands to more than 250000 values/);
 });
 
+Deno.test("hostile YAML ends in a TopologyError, never in another exception", () => {
+  const hostile = [
+    "name: x\nolts: " + "[".repeat(20_000) + "]".repeat(20_000) + "\n",
+    "name: !!binary aGVsbG8=\nolts: []\n",
+    "? [a]\n: 1\nname: x\nolts: []\n",
+    ": x\nname: x\nolts: []\n",
+    "__proto__: x\nname: x\nolts: []\n",
+    "name: x\nkinds: { constructor: { cages: 1 } }\nolts: [{ id: o, boards: [{ id: b, slot: 1, kind: toString }] }]\n",
+    "name: x\nolts: [{ id: o, boards: [{ id: b, slot: .nan }] }]\n",
+    "name: x\nolts: [{ id: o, boards: [{ id: b, slot: 99999999999999999999999 }] }]\n",
+    "a: &a [*a]\n",
+    "hello\n",
+    "name: x\nolts: { { a: 1 }: { boards: [] } }\n",
+    "name: x\nolts: { o: }\n",
+    "name: x\n" + "a:\n".repeat(3) + "a: 1\n",
+  ];
+  for (const text of hostile) assert.ok(issuesOf(text).length > 0, text.slice(0, 80));
+});
+
 Deno.test("every problem of a file is listed, in document order", () => {
   const text = base
     .replace("slot: 1", "slot: one")
