@@ -254,14 +254,9 @@ export class ShapeCheck {
     optionalKey?: string,
   ) {
     const result: Record<string, unknown> = {};
-    let ok = true;
-    for (const pair of pairsOf(reading.node)) {
-      const key = this.#keyText(pair.key, path);
-      if (key === invalid) {
-        ok = false;
-        continue;
-      }
-      const keyAt = pair.key ? this.#position(pair.key) : reading.at;
+    const { pairs, allNamed } = this.#namedPairs(reading, path);
+    let ok = allNamed;
+    for (const { key, keyAt, value: node } of pairs) {
       const fieldPath = [...path, key];
       const field = Object.hasOwn(shape.fields, key) ? shape.fields[key] : undefined;
       if (field === undefined) {
@@ -276,7 +271,7 @@ export class ShapeCheck {
         ok = false;
         continue;
       }
-      const value = this.#checkPair(field, pair.value, fieldPath, keyAt);
+      const value = this.#checkPair(field, node, fieldPath, keyAt);
       if (value === invalid) ok = false;
       else result[key] = value;
     }
@@ -303,35 +298,40 @@ export class ShapeCheck {
     return this.#check(shape, value, path, keyAt);
   }
 
-  #keyText(key: unknown, path: PathSegment[]): string | typeof invalid {
-    if (isScalar(key) && (typeof key.value === "string" || typeof key.value === "number")) {
-      return typeof key.value === "number" && typeof key.source === "string" ? key.source : String(key.value);
+  /** A mapping's pairs with their keys as text; a key that is not a plain name is reported and left out. */
+  #namedPairs(reading: Reading & { type: "mapping" }, path: PathSegment[]) {
+    const pairs: { key: string; keyAt: Position; value: unknown }[] = [];
+    let allNamed = true;
+    for (
+      const { key, value } of (reading.node as Node & { items: { key: unknown; value: unknown }[] }).items
+    ) {
+      const keyAt = key ? this.#position(key as Node) : reading.at;
+      if (isScalar(key) && (typeof key.value === "string" || typeof key.value === "number")) {
+        // A number key is kept as written: cage `05` stays "05" in messages, `0x10` is not cage 16.
+        const text = typeof key.value === "number" && typeof key.source === "string"
+          ? key.source
+          : String(key.value);
+        pairs.push({ key: text, keyAt, value });
+      } else {
+        this.#reportAt(keyAt, path, "keys must be plain names");
+        allNamed = false;
+      }
     }
-    this.#reportAt(
-      key ? this.#position(key as Node) : { line: 1, column: 1 },
-      path,
-      "keys must be plain names",
-    );
-    return invalid;
+    return { pairs, allNamed };
   }
 
   #checkMap(shape: MapShape, reading: Reading & { type: "mapping" }, path: PathSegment[]): Checked {
     const result = new Map<string | number, unknown>();
     const seen = new Set<number>();
-    let ok = true;
-    for (const pair of pairsOf(reading.node)) {
-      const text = this.#keyText(pair.key, path);
-      if (text === invalid) {
-        ok = false;
-        continue;
-      }
-      const keyAt = pair.key ? this.#position(pair.key) : reading.at;
+    const { pairs, allNamed } = this.#namedPairs(reading, path);
+    let ok = allNamed;
+    for (const { key: text, keyAt, value: node } of pairs) {
       const key = this.#mapKey(shape, text, keyAt, [...path, text], seen);
       if (key === invalid) {
         ok = false;
         continue;
       }
-      const value = this.#checkPair(shape.values, pair.value, [...path, text], keyAt);
+      const value = this.#checkPair(shape.values, node, [...path, text], keyAt);
       if (value === invalid) ok = false;
       else result.set(key, value);
     }
@@ -401,20 +401,16 @@ export class ShapeCheck {
         path,
       );
     }
-    for (const pair of pairsOf(reading.node)) {
-      const id = this.#keyText(pair.key, path);
-      if (id === invalid) {
-        ok = false;
-        continue;
-      }
-      const keyAt = pair.key ? this.#position(pair.key) : reading.at;
+    const { pairs, allNamed } = this.#namedPairs(reading, path);
+    ok = allNamed;
+    for (const { key: id, keyAt, value: node } of pairs) {
       const itemPath = [...path, id];
       this.#locations.set(formatPath(itemPath), {
         key: keyAt,
-        value: pair.value ? this.#position(pair.value as Node) : keyAt,
+        value: node ? this.#position(node as Node) : keyAt,
       });
       const idOk = this.#checkString(shape.id, { type: "string", value: id, at: keyAt }, itemPath);
-      const item = this.#read(pair.value, itemPath, keyAt);
+      const item = this.#read(node, itemPath, keyAt);
       if (idOk === invalid || item === invalid) {
         ok = false;
         continue;
@@ -442,10 +438,6 @@ export class ShapeCheck {
     }
     return ok ? items : invalid;
   }
-}
-
-function pairsOf(node: Node): { key: unknown; value: unknown }[] {
-  return (node as Node & { items: { key: unknown; value: unknown }[] }).items;
 }
 
 /** Whether a oneOf variant is the one meant for this kind of value. */
