@@ -108,8 +108,10 @@ function describe(file: string, topology: Topology): string {
     for (const board of olt.boards) {
       const modules = board.cages.filter((cage) => cage.module !== null).length;
       lines.push(
-        `    ${board.id.padEnd(8)} slot ${String(board.slot).padStart(2)}  ${board.kind.padEnd(12)} ` +
-          `${plural(board.cageCount, "cage")}, ${plural(modules, "module")}  ${board.sockets.i2c}`,
+        `    ${board.id.padEnd(8)} slot ${String(board.slot).padStart(3)}  ${board.kind.padEnd(12)} ` +
+          `${
+            `${plural(board.cageCount, "cage")}, ${plural(modules, "module")}`.padEnd(22)
+          } ${board.sockets.i2c}`,
       );
     }
   }

@@ -56,9 +56,10 @@ export function closestName(word: string, known: Iterable<string>): string | und
     }
   }
   if (best === undefined) return undefined;
-  // A third of the longer name, but at least 2: catches typos and dropped words, not unrelated names.
+  // A third of the longer name, but at least 2: catches typos and dropped words, not unrelated names;
+  // and never a rewrite of the whole word, which would "correct" any short name into any other.
   const limit = Math.max(2, Math.ceil(Math.max(word.length, best.length) / 3));
-  return bestDistance <= limit ? best : undefined;
+  return bestDistance <= limit && bestDistance < word.length ? best : undefined;
 }
 
 /** `; did you mean "x"? known: a, b, c`, the tail of every "unknown name" message. */
@@ -71,11 +72,12 @@ export function suggestion(word: string, known: readonly string[], listLimit = 1
 }
 
 function sharedPairs(a: string, b: string): number {
-  const pairs = new Set(Array.from({ length: Math.max(0, a.length - 1) }, (_, i) => a.slice(i, i + 2)));
-  return Array.from({ length: Math.max(0, b.length - 1) }, (_, i) => b.slice(i, i + 2)).filter((pair) =>
-    pairs.has(pair)
-  )
-    .length;
+  const inA = new Set(letterPairs(a));
+  return letterPairs(b).filter((pair) => inA.has(pair)).length;
+}
+
+function letterPairs(word: string): string[] {
+  return Array.from({ length: Math.max(0, word.length - 1) }, (_, i) => word.slice(i, i + 2));
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
