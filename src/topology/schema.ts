@@ -23,15 +23,16 @@ export const builtinDefaults = {
   formFactor: "sfp",
   idEeprom: false,
   temperatureSensor: false,
-  // SFF-8472 §8 timing: t_init, power-up to Data_Ready, is at most 300 ms.
+  // SFP MSA (INF-8074i) timing: t_init, from power-up or insertion to a ready module, is at most 300 ms.
   dataReadyDelayMs: 300,
 } as const;
 
-/** The most cages one board may have; a PCA9548 tree of 8 muxes is already a large line card. */
+/** The most cages one board may have: 8 PCA9548 muxes of 8 channels, already a large line card. */
 export const maxCagesPerBoard = 64;
 
 export const formFactors = ["sfp", "sfp+", "sfp28"] as const;
 
+const idPattern = "^[a-z0-9][a-z0-9._-]*$";
 const idHint = "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit " +
   "(ids become part of socket file names and API paths)";
 
@@ -40,7 +41,7 @@ function id(description: string) {
     description,
     minLength: 1,
     maxLength: 32,
-    pattern: "^[a-z0-9][a-z0-9._-]*$",
+    pattern: idPattern,
     patternHint: idHint,
   });
 }
@@ -177,7 +178,7 @@ export const topologyShape = record({
     ...inheritedBoardFields,
   }, { description: "Values for every kind and board that does not set its own" }),
   kinds: mapOf(
-    { type: "name", what: "kind", pattern: "^[a-z0-9][a-z0-9._-]*$", maxLength: 32, patternHint: idHint },
+    { type: "name", what: "kind", pattern: idPattern, maxLength: 32, patternHint: idHint },
     kindShape,
     { description: "Reusable kinds of board, by name" },
   ),
