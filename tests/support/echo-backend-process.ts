@@ -5,10 +5,15 @@
 // removes its socket file), stops the loop and exits 0.
 import { EventLoop } from "../../src/native/event-loop.ts";
 import { VhostUserListener } from "../../src/vhost/listener.ts";
+import { createLogger } from "../../src/log/logger.ts";
 import { EchoDevice } from "./echo-device.ts";
 
-const loop = new EventLoop();
-const listeners = Deno.args.map((path) => new VhostUserListener({ path, device: new EchoDevice(), loop }));
+// Backend logs go to stderr (JSON lines), where the parent test can show them when it fails.
+const log = createLogger({ format: "json", level: "debug" });
+const loop = new EventLoop((error) => log.error("event loop handler failed", { error }));
+const listeners = Deno.args.map((path) =>
+  new VhostUserListener({ path, device: new EchoDevice(), loop, log })
+);
 for (const listener of listeners) listener.start();
 loop.start();
 

@@ -598,9 +598,11 @@ export class VhostUserFrontend {
   }
 
   /**
-   * A round trip through the backend (GET_FEATURES). Kicks written before it are in the backend's
-   * epoll set by then, so they are handled in the same batch as the request or an earlier one:
-   * when this resolves, whatever the backend does for them (used elements, calls) is done.
+   * A round trip through a backend that runs in THIS process (GET_FEATURES). Kicks written
+   * before it are in the backend's epoll set by then, so they are handled in the same batch as
+   * the request or an earlier one, and that batch is dispatched synchronously before this
+   * resolves: whatever the backend does for them (used elements, calls) is done. A backend in
+   * another process may answer before it handles the kick: use pollUsed() there.
    */
   async sync(): Promise<void> {
     await this.getFeatures();
@@ -662,6 +664,27 @@ export class VhostUserFrontend {
             `got ${elements.length}`,
         );
       });
+    }
+  }
+
+  /**
+   * Collects used elements by looking at the used ring every millisecond until `count` arrived,
+   * for when calls do not come to this frontend (a call fd handed elsewhere, or suppressed).
+   */
+  async pollUsed(index: number, count = 1, timeoutMs = this.timeoutMs): Promise<UsedElement[]> {
+    const queue = this.queue(index);
+    const deadline = performance.now() + timeoutMs;
+    const elements: UsedElement[] = [];
+    for (;;) {
+      elements.push(...queue.ring.takeUsed());
+      if (elements.length >= count) return elements;
+      if (performance.now() >= deadline) {
+        throw new DeadlineError(
+          `waited ${Math.round(timeoutMs)} ms for ${this.#ringState(queue, `${count} used elements`)}, ` +
+            `got ${elements.length}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
 
