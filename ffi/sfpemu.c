@@ -185,6 +185,12 @@ EXPORT int32_t sfp_munmap(uint64_t addr, uint64_t size) {
   return munmap((void *)(uintptr_t)addr, size) < 0 ? -errno : 0;
 }
 
+EXPORT int64_t sfp_fd_size(int32_t fd) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  return (int64_t)st.st_size;
+}
+
 EXPORT int32_t sfp_close(int32_t fd) { return close(fd) < 0 ? -errno : 0; }
 
 EXPORT int32_t sfp_set_nonblocking(int32_t fd, int32_t on) {
@@ -228,8 +234,17 @@ EXPORT int32_t sfp_poller_wait(int32_t epfd, int32_t timeout_ms, uint64_t *out,
     if (((data >> 31) & 1) == 0) {
       uint64_t counter = 0;
       ssize_t r = read(fd, &counter, sizeof(counter));
-      if (r != sizeof(counter) || counter == 0) continue;
-      value = counter;
+      if (r == sizeof(counter) && counter != 0) {
+        value = counter;
+      } else if (r < 0 && (errno == EAGAIN || errno == EINTR) &&
+                 !(events[i].events & (EPOLLHUP | EPOLLERR))) {
+        continue; /* drained by someone else meanwhile */
+      } else {
+        /* Not a working eventfd (a pipe or socket that hung up, or EOF): level-triggered epoll
+         * would report it forever, so it leaves the set and is reported once with value 0. */
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+        value = 0;
+      }
     }
     out[2 * pairs] = data >> 32;
     out[2 * pairs + 1] = value;

@@ -49,6 +49,9 @@ int32_t sfp_memfd(const char *name, uint64_t size);
 int32_t sfp_mmap(int32_t fd, uint64_t size, uint64_t offset, uint64_t *addr_out);
 int32_t sfp_munmap(uint64_t addr, uint64_t size);
 
+/* The size of the file behind fd (st_size): a mapping past it would fault with SIGBUS. */
+int64_t sfp_fd_size(int32_t fd);
+
 int32_t sfp_close(int32_t fd);
 /* Sets or clears O_NONBLOCK. */
 int32_t sfp_set_nonblocking(int32_t fd, int32_t on);
@@ -58,7 +61,9 @@ int32_t sfp_set_nonblocking(int32_t fd, int32_t on);
  * sfp_poller_wait waits up to timeout_ms (-1: forever, 0: poll) and writes (token, value)
  * pairs into out (2 * max_pairs uint64 slots): for SFP_WATCH_EVENTFD the drained counter,
  * for SFP_WATCH_READABLE the epoll event mask. Returns the number of pairs; -EINTR is
- * reported as 0 pairs. An eventfd found already drained is left out.
+ * reported as 0 pairs. An eventfd found already drained is left out; an SFP_WATCH_EVENTFD fd
+ * that cannot be read as an eventfd (hung up, EOF, not an eventfd) is removed from the set and
+ * reported once with value 0.
  */
 int32_t sfp_poller_new(void);
 int32_t sfp_poller_add(int32_t epfd, int32_t fd, uint32_t token, int32_t kind);

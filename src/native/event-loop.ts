@@ -11,7 +11,11 @@ import {
   type WatchKind,
 } from "./syscalls.ts";
 
-/** Called with the drained eventfd counter, or the epoll event mask of a readable fd. */
+/**
+ * Called with the drained eventfd counter, or the epoll event mask of a readable fd. An eventfd
+ * watch gets 0n once if its fd turned out not to be a working eventfd; it is then no longer
+ * watched (the handler still owns and must close the fd).
+ */
 export type ReadyHandler = (value: bigint) => void;
 
 /** What watch() returns; pass it to unwatch(). */
@@ -105,8 +109,10 @@ export class EventLoop {
       }
       const handler = this.#handlers.get(token);
       if (!handler) continue; // unwatched while its result was in flight
+      const value = results[2 * i + 1];
+      if (value === 0n) this.#handlers.delete(token); // the C side dropped a dead eventfd
       try {
-        handler(results[2 * i + 1]);
+        handler(value);
       } catch (error) {
         this.#onError(error);
       }

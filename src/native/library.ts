@@ -15,6 +15,7 @@ const symbols = {
   sfp_memfd: { parameters: ["buffer", "u64"], result: "i32" },
   sfp_mmap: { parameters: ["i32", "u64", "u64", "buffer"], result: "i32" },
   sfp_munmap: { parameters: ["u64", "u64"], result: "i32" },
+  sfp_fd_size: { parameters: ["i32"], result: "i64" },
   sfp_close: { parameters: ["i32"], result: "i32" },
   sfp_set_nonblocking: { parameters: ["i32", "i32"], result: "i32" },
   sfp_poller_new: { parameters: [], result: "i32" },

@@ -108,6 +108,15 @@ export function signalEventFd(fd: number, value = 1n): void {
   check("eventfd write", native().sfp_eventfd_write(fd, value));
 }
 
+/**
+ * Signals without failing: for notifications to a peer, where a saturated counter (EAGAIN: the
+ * peer has not read for 2^64-2 signals) means a wake-up is already pending, and a bad fd is the
+ * peer's problem. Returns whether the signal went through.
+ */
+export function notifyEventFd(fd: number): boolean {
+  return native().sfp_eventfd_write(fd, 1n) === 0;
+}
+
 /** The eventfd counter, reset to zero; 0n when nothing was signalled. */
 export function drainEventFd(fd: number): bigint {
   const rc = native().sfp_eventfd_read(fd);
@@ -144,6 +153,11 @@ export function mapShared(fd: number, sizeBytes: number, offset = 0n): SharedMap
 export function unmap(mapping: SharedMapping): void {
   if (mapping.buffer.byteLength > 0) mapping.buffer.transfer(0);
   check("munmap", native().sfp_munmap(mapping.address, BigInt(mapping.sizeBytes)));
+}
+
+/** The size in bytes of the file behind fd. */
+export function fileSize(fd: number): number {
+  return check("fstat", native().sfp_fd_size(fd));
 }
 
 export function closeFd(fd: number): void {

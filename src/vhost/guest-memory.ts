@@ -1,7 +1,7 @@
 // Guest memory as the frontend described it (SET_MEM_TABLE / ADD_MEM_REG): one shared mapping per
 // region, one ArrayBuffer view per mapping made once, and bounds-checked translation of
 // guest-physical addresses (descriptors) and frontend-virtual addresses (ring addresses).
-import { closeQuietly, mapShared, type SharedMapping, unmap } from "../native/syscalls.ts";
+import { closeQuietly, fileSize, mapShared, type SharedMapping, unmap } from "../native/syscalls.ts";
 
 export class GuestMemoryError extends Error {
   override name = "GuestMemoryError";
@@ -68,6 +68,14 @@ export class GuestMemory {
         const overlaps = description.guestPhysAddr < r.guestPhysAddr + r.sizeBytes &&
           r.guestPhysAddr < description.guestPhysAddr + description.sizeBytes;
         if (overlaps) throw new GuestMemoryError("region overlaps an existing region's guest-physical range");
+      }
+      // Touching a page past the end of the file is SIGBUS, which kills the process: refuse
+      // instead. (A frontend could still shrink an unsealed memfd later; QEMU seals its own.)
+      const available = fileSize(fd);
+      if (description.mmapOffset + description.sizeBytes > available) {
+        throw new GuestMemoryError(
+          `region of ${description.sizeBytes} bytes at offset ${description.mmapOffset} is larger than its file (${available} bytes)`,
+        );
       }
       const mapping = mapShared(fd, description.mmapOffset + description.sizeBytes);
       const bytes = new Uint8Array(mapping.buffer, description.mmapOffset, description.sizeBytes);

@@ -8,6 +8,7 @@ import {
   MAX_CONFIG_SIZE,
   MAX_MEM_TABLE_REGIONS,
   MEMORY_REGION_SIZE,
+  Request,
   requestName,
   VRING_ADDR_SIZE,
 } from "./protocol.ts";
@@ -121,6 +122,9 @@ export function readConfigAccess(message: Message): ConfigAccess {
     throw new ProtocolError(
       `config access ${offset}+${size} is outside the ${MAX_CONFIG_SIZE}-byte config space`,
     );
+  }
+  if (message.request === Request.SET_CONFIG) {
+    need(message, CONFIG_HEADER_SIZE + size, `${size} config bytes`);
   }
   const data = message.payload.subarray(CONFIG_HEADER_SIZE, CONFIG_HEADER_SIZE + size);
   return { offset, size, flags, data };

@@ -1,7 +1,7 @@
 // The request table: each vhost-user request code and the few lines that handle it (snabb's
 // handler_names shape). A handler returns the payload of its reply (for requests that have one),
 // throws ProtocolError to fail, and takes the fds it keeps with message.fds.shift().
-import { closeQuietly } from "../native/syscalls.ts";
+import { closeQuietly, setNonBlocking } from "../native/syscalls.ts";
 import {
   configPayload,
   type Message,
@@ -44,6 +44,14 @@ function vringFd(session: VhostUserSession, message: Message, what: string) {
   const value = readU64(message);
   const queue = session.queue(Number(value & VRING_INDEX_MASK));
   const fd = value & VRING_NOFD_FLAG ? -1 : takeFd(message, what);
+  // Never block on the frontend's fds: a call fd that is a full pipe or socket, or a kick fd
+  // drained by someone else, must not stall every other board (QEMU's are non-blocking anyway).
+  try {
+    if (fd >= 0) setNonBlocking(fd, true);
+  } catch (error) {
+    closeQuietly(fd);
+    throw error;
+  }
   return { queue, fd };
 }
 

@@ -131,7 +131,11 @@ export class VhostUserSession {
 
   /** RESET_OWNER / RESET_DEVICE / disconnect: every ring stops, the device starts over. */
   resetDevice(): void {
-    for (const queue of this.queues) this.stopQueue(queue);
+    for (const queue of this.queues) {
+      this.stopQueue(queue);
+      // vhost-user.rst RESET_DEVICE: "disable all rings"; SET_VRING_ENABLE turns them on again.
+      queue.enabled = false;
+    }
     this.ackedFeatures = 0n;
     this.status = 0;
     this.device.reset();

@@ -2,7 +2,7 @@
 // indirect), the used ring, EVENT_IDX in both directions and notification suppression.
 // Everything in the rings is written by the guest and is untrusted: every index, length and
 // address is checked, and a ring that breaks a rule is marked broken instead of being followed.
-import { signalEventFd } from "../native/syscalls.ts";
+import { notifyEventFd } from "../native/syscalls.ts";
 import { type GuestMemory, GuestMemoryError, type Location } from "./guest-memory.ts";
 
 export class VirtqueueError extends Error {
@@ -159,7 +159,7 @@ export class Virtqueue {
     this.broken = reason;
     this.#outstanding.clear();
     // SET_VRING_ERR's eventfd exists to tell the frontend exactly this.
-    if (this.errFd >= 0) signalEventFd(this.errFd);
+    if (this.errFd >= 0) notifyEventFd(this.errFd);
   }
 
   /** The next available chain, or null. Throws VirtqueueError (and marks the ring broken). */
@@ -230,7 +230,7 @@ export class Virtqueue {
     } else {
       needed = (view.getUint16(this.#avail.offset, true) & AVAIL_F_NO_INTERRUPT) === 0;
     }
-    if (needed) signalEventFd(this.callFd);
+    if (needed) notifyEventFd(this.callFd);
   }
 
   #setAvailEvent(value: number): void {
