@@ -24,7 +24,10 @@ export function closestName(typed: string, known: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(typed.length / 3)) + 1;
   for (const name of known) {
-    const d = distance(typed, name);
+    // A longer or shorter spelling of a known name ("vendorRevision", "vendor") is a likely slip too.
+    const lower = typed.toLowerCase();
+    const prefix = lower.startsWith(name.toLowerCase()) || name.toLowerCase().startsWith(lower);
+    const d = prefix && lower.length >= 3 ? 1 : distance(typed, name);
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
