@@ -3,7 +3,7 @@
 // knows byte offsets: the encoder, the decoder, the module model and the profile loader all go
 // through field names. Offsets are within the 256-byte device image; for A2h, bytes 128-255 are
 // the selected page (page 00h unless the module pages).
-import type { DiagnosticName } from "./diagnostics.ts";
+import type { DiagnosticName, ThresholdLevel } from "./diagnostics.ts";
 
 export type Device = "A0" | "A2";
 
@@ -159,45 +159,31 @@ const FLAG_BITS: readonly BitRow[] = [
 type ThresholdSuffix = "HighAlarm" | "LowAlarm" | "HighWarning" | "LowWarning";
 const THRESHOLD_SUFFIXES = ["HighAlarm", "LowAlarm", "HighWarning", "LowWarning"] as const;
 
-/** The A2h threshold words of one diagnostic: high alarm, low alarm, high warning, low warning. */
+/**
+ * The four A2h threshold words of one value: high alarm, low alarm, high warning, low warning. The
+ * five monitored diagnostics are set by profiles; the optional laser temperature and TEC current
+ * ones are plain linear words.
+ */
 function thresholdFields<S extends string>(
   stem: S,
-  quantity: DiagnosticName,
   offset: number,
   label: string,
+  scale: { quantity: DiagnosticName } | { countsPerUnit: number; units: string },
 ): (FieldSpec & { name: `${S}${ThresholdSuffix}` })[] {
   return THRESHOLD_SUFFIXES.map((suffix, i) => {
     const level = suffix[0].toLowerCase() + suffix.slice(1);
+    const signed = "countsPerUnit" in scale || scale.quantity === "temperatureC";
     return {
       name: `${stem}${suffix}` as const,
       device: "A2",
       offset: offset + 2 * i,
       size: 2,
-      encoding: quantity === "temperatureC" ? "s16" : "u16",
-      quantity,
+      encoding: signed ? "s16" : "u16",
+      ...scale,
       label: `${label} ${level} threshold`,
-      profileKey: ["thresholds", quantity, level],
+      ...("quantity" in scale && { profileKey: ["thresholds", scale.quantity, level] }),
     };
   });
-}
-
-/** Optional thresholds a profile does not set (laser temperature, TEC current), linear words. */
-function optionalThresholdFields<S extends string>(
-  stem: S,
-  offset: number,
-  countsPerUnit: number,
-  units: string,
-): (FieldSpec & { name: `${S}${ThresholdSuffix}` })[] {
-  return THRESHOLD_SUFFIXES.map((suffix, i) => ({
-    name: `${stem}${suffix}` as const,
-    device: "A2",
-    offset: offset + 2 * i,
-    size: 2,
-    encoding: "s16",
-    countsPerUnit,
-    units,
-    label: `optional ${stem} ${suffix} threshold`,
-  }));
 }
 
 /** SFF-8472 A2h 76-91: slope (unsigned 8.8 fixed point) and offset (signed raw counts) pairs. */
@@ -336,13 +322,13 @@ const FIELDS = [
     label: "reserved (SFF-8079)" },
 
   // ---- A2h lower half: thresholds, calibration (CC_DMI covers 0-94) ----
-  ...thresholdFields("temperature", "temperatureC", 0, "temperature"),
-  ...thresholdFields("vcc", "vccV", 8, "supply voltage"),
-  ...thresholdFields("txBias", "txBiasMa", 16, "Tx bias"),
-  ...thresholdFields("txPower", "txPowerDbm", 24, "Tx power"),
-  ...thresholdFields("rxPower", "rxPowerDbm", 32, "Rx power"),
-  ...optionalThresholdFields("laserTemperature", 40, 256, "°C"),
-  ...optionalThresholdFields("tecCurrent", 48, 10, "mA"),
+  ...thresholdFields("temperature", 0, "temperature", { quantity: "temperatureC" }),
+  ...thresholdFields("vcc", 8, "supply voltage", { quantity: "vccV" }),
+  ...thresholdFields("txBias", 16, "Tx bias", { quantity: "txBiasMa" }),
+  ...thresholdFields("txPower", 24, "Tx power", { quantity: "txPowerDbm" }),
+  ...thresholdFields("rxPower", 32, "Rx power", { quantity: "rxPowerDbm" }),
+  ...thresholdFields("laserTemperature", 40, "optional laser temperature", { countsPerUnit: 256, units: "°C" }),
+  ...thresholdFields("tecCurrent", 48, "optional TEC current", { countsPerUnit: 10, units: "mA" }),
   rxPowerCoefficient(4, 56),
   rxPowerCoefficient(3, 60),
   rxPowerCoefficient(2, 64),
@@ -407,6 +393,12 @@ export function field(name: FieldName): FieldSpec {
   const spec = byName.get(name);
   if (!spec) throw new Error(`no SFF-8472 field named "${name}"`);
   return spec;
+}
+
+/** The threshold word of a monitored diagnostic, e.g. (rxPowerDbm, lowAlarm) → rxPowerLowAlarm. */
+export function thresholdField(diagnostic: DiagnosticName, level: ThresholdLevel): NumberField {
+  const key = `thresholds.${diagnostic}.${level}`;
+  return SFF8472_FIELDS.find((f) => f.profileKey?.join(".") === key) as NumberField;
 }
 
 export function findField(name: string): FieldSpec | undefined {

@@ -38,7 +38,7 @@ import {
   DEVICE_SIZE,
   I2C_ADDRESS,
   type NumberField,
-  SFF8472_FIELDS,
+  thresholdField,
   writableMasks,
 } from "./field-map.ts";
 import {
@@ -101,15 +101,6 @@ const LIVE_FIELDS: Record<DiagnosticName, NumberField> = {
   txPowerDbm: numberField("txPower"),
   rxPowerDbm: numberField("rxPower"),
 };
-
-/** The threshold words, found by the profile key the field map gives them. */
-const THRESHOLD_FIELDS = Object.fromEntries(DIAGNOSTIC_NAMES.map((name) => [
-  name,
-  Object.fromEntries(THRESHOLD_LEVELS.map((level) => [
-    level,
-    SFF8472_FIELDS.find((f) => f.profileKey?.join(".") === `thresholds.${name}.${level}`) as NumberField,
-  ])),
-])) as Record<DiagnosticName, Record<ThresholdLevel, NumberField>>;
 
 /** Bit of A2h 112-113 / 116-117 for a flag: the live field's name + High/Low. */
 function flagBit(flag: Flag): string {
@@ -194,7 +185,7 @@ export class SfpModule {
     this.#rawThresholds = Object.fromEntries(DIAGNOSTIC_NAMES.map((name) => [
       name,
       Object.fromEntries(
-        THRESHOLD_LEVELS.map((level) => [level, readInteger(this.#a2, THRESHOLD_FIELDS[name][level])]),
+        THRESHOLD_LEVELS.map((level) => [level, readInteger(this.#a2, thresholdField(name, level))]),
       ),
     ])) as Record<DiagnosticName, ThresholdSet>;
     const los = this.profile.los;

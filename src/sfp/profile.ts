@@ -20,7 +20,7 @@ import {
   type Thresholds,
   type ThresholdSet,
 } from "./diagnostics.ts";
-import { type FieldSpec, SFF8472_FIELDS } from "./field-map.ts";
+import { type FieldSpec, SFF8472_FIELDS, thresholdField } from "./field-map.ts";
 import { didYouMean } from "./spelling.ts";
 
 export const FORM_FACTORS = ["sfp", "sfp+", "sfp28"] as const;
@@ -167,6 +167,13 @@ class ProfileChecker {
       }
     }
     return value;
+  }
+
+  /** A mapping of exactly `keys`, all present. */
+  completeMapping(value: unknown, path: Path, keys: readonly string[]): Record<string, unknown> | undefined {
+    const map = this.mapping(value, path, keys);
+    if (map) this.required(map, path, keys);
+    return map;
   }
 
   required(map: Record<string, unknown>, path: Path, keys: readonly string[]): void {
@@ -372,21 +379,18 @@ function checkSection(
 }
 
 function checkThresholds(check: ProfileChecker, value: unknown): Thresholds | undefined {
-  const map = check.mapping(value, ["thresholds"], DIAGNOSTIC_NAMES);
+  const map = check.completeMapping(value, ["thresholds"], DIAGNOSTIC_NAMES);
   if (!map) return undefined;
-  check.required(map, ["thresholds"], DIAGNOSTIC_NAMES);
   const result: Partial<Thresholds> = {};
   for (const name of DIAGNOSTIC_NAMES) {
     if (map[name] === undefined) continue;
     const path = ["thresholds", name];
-    const set = check.mapping(map[name], path, THRESHOLD_LEVELS);
+    const set = check.completeMapping(map[name], path, THRESHOLD_LEVELS);
     if (!set) continue;
-    check.required(set, path, THRESHOLD_LEVELS);
     const levels: Partial<ThresholdSet> = {};
     for (const level of THRESHOLD_LEVELS) {
       if (set[level] === undefined) continue;
-      const spec = SFF8472_FIELDS.find((f) => f.profileKey?.join(".") === `thresholds.${name}.${level}`)!;
-      const normalised = check.field(spec, set[level], [...path, level]);
+      const normalised = check.field(thresholdField(name, level), set[level], [...path, level]);
       if (normalised !== undefined) levels[level] = normalised as number;
     }
     if (THRESHOLD_LEVELS.every((level) => levels[level] !== undefined)) {
@@ -410,9 +414,8 @@ function quantisedOrderProblem(name: keyof Diagnostics, set: ThresholdSet): stri
 }
 
 function checkDiagnostics(check: ProfileChecker, value: unknown): Diagnostics | undefined {
-  const map = check.mapping(value, ["diagnostics"], DIAGNOSTIC_NAMES);
+  const map = check.completeMapping(value, ["diagnostics"], DIAGNOSTIC_NAMES);
   if (!map) return undefined;
-  check.required(map, ["diagnostics"], DIAGNOSTIC_NAMES);
   const result: Partial<Diagnostics> = {};
   for (const name of DIAGNOSTIC_NAMES) {
     if (map[name] !== undefined) result[name] = check.quantity(map[name], ["diagnostics", name], name);
@@ -422,9 +425,8 @@ function checkDiagnostics(check: ProfileChecker, value: unknown): Diagnostics | 
 
 function checkLos(check: ProfileChecker, value: unknown): LosThresholds | undefined {
   const keys = ["assertDbm", "deassertDbm"] as const;
-  const map = check.mapping(value, ["los"], keys);
+  const map = check.completeMapping(value, ["los"], keys);
   if (!map) return undefined;
-  check.required(map, ["los"], keys);
   const [assertDbm, deassertDbm] = keys.map((k) =>
     map[k] === undefined ? undefined : check.quantity(map[k], ["los", k], "rxPowerDbm")
   );
