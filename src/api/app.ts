@@ -11,6 +11,7 @@ import type { Lab } from "../lab/lab.ts";
 import type { LabEvent } from "../lab/events.ts";
 import {
   BodyError,
+  type DiagnosticKey,
   parseBoardInsert,
   parseDiagnosticsPatch,
   parseModuleSpec,
@@ -20,8 +21,8 @@ import {
 
 /** What the API needs from a module beyond what a cage needs (src/sfp/module.ts's SfpModule fits). */
 export interface ApiModule extends CageModule {
-  diagnostics(): Record<string, number>;
-  setDiagnostics(patch: Record<string, number>): void;
+  diagnostics(): Readonly<Record<DiagnosticKey, number>>;
+  setDiagnostics(patch: Partial<Record<DiagnosticKey, number>>): void;
   forceSignal(signal: "rxLos" | "txFault", value: boolean | null): void;
   readonly txDisabled: boolean;
   a0(): Uint8Array;

@@ -52,6 +52,7 @@ function onlyKeys(body: Record<string, unknown>, allowed: readonly string[], whe
 }
 
 export const DIAGNOSTIC_KEYS = ["temperatureC", "vccV", "txBiasMa", "txPowerDbm", "rxPowerDbm"] as const;
+export type DiagnosticKey = (typeof DIAGNOSTIC_KEYS)[number];
 export const OVERRIDE_KEYS = [
   "vendorName",
   "vendorPn",
@@ -61,15 +62,18 @@ export const OVERRIDE_KEYS = [
   "vendorOui",
 ] as const;
 
-export function parseDiagnosticsPatch(value: unknown, where = "body"): Record<string, number> {
+export function parseDiagnosticsPatch(
+  value: unknown,
+  where = "body",
+): Partial<Record<DiagnosticKey, number>> {
   const body = object(value, where);
   onlyKeys(body, DIAGNOSTIC_KEYS, where);
-  const patch: Record<string, number> = {};
+  const patch: Partial<Record<DiagnosticKey, number>> = {};
   for (const [key, v] of Object.entries(body)) {
     if (typeof v !== "number" || !Number.isFinite(v)) {
       throw new BodyError(422, "invalid", `${key} must be a finite number`, `${where}.${key}`);
     }
-    patch[key] = v;
+    patch[key as DiagnosticKey] = v;
   }
   return patch;
 }

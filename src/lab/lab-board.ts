@@ -53,7 +53,11 @@ export class LabBoard<M extends CageModule = CageModule> {
         : event.type === "disconnected"
         ? "frontend-disconnected"
         : "frontend-refused";
-      this.events.publish(type, this.path, { device, socket: event.path, ...("reason" in event ? { reason: event.reason } : {}) });
+      this.events.publish(type, this.path, {
+        device,
+        socket: event.path,
+        ...("reason" in event ? { reason: event.reason } : {}),
+      });
     };
     const make = (device: VirtioI2cDevice | VirtioGpioDevice, path: string) =>
       new VhostUserListener({
@@ -63,7 +67,10 @@ export class LabBoard<M extends CageModule = CageModule> {
         log: this.log.child({ board: this.path, device: device.name }),
         onEvent: onEvent(device.name),
       });
-    const listeners = [make(this.i2cDevice, this.spec.sockets.i2c), make(this.gpioDevice, this.spec.sockets.gpio)];
+    const listeners = [
+      make(this.i2cDevice, this.spec.sockets.i2c),
+      make(this.gpioDevice, this.spec.sockets.gpio),
+    ];
     try {
       for (const listener of listeners) listener.start();
     } catch (error) {
@@ -86,9 +93,11 @@ export class LabBoard<M extends CageModule = CageModule> {
     for (const cage of this.planes.cages) {
       const path = `${this.path}/${cage.id}`;
       cage.onChange((event) => {
-        if (event.type === "inserted") this.events.publish("module-inserted", path, this.describe(event.module));
-        else if (event.type === "removed") this.events.publish("module-removed", path, this.describe(event.module));
-        else if (event.event && typeof event.event === "object") {
+        if (event.type === "inserted") {
+          this.events.publish("module-inserted", path, this.describe(event.module));
+        } else if (event.type === "removed") {
+          this.events.publish("module-removed", path, this.describe(event.module));
+        } else if (event.event && typeof event.event === "object") {
           const { type, ...rest } = event.event as { type?: string };
           this.events.publish(`module-${type ?? "changed"}`, path, rest);
         }
@@ -100,7 +109,10 @@ export class LabBoard<M extends CageModule = CageModule> {
       const path = `${this.path}/${cageId}`;
       if (signal === "mod-abs") return; // already told as module-inserted / module-removed
       const drivenByHost = signal === "tx-disable" || signal === "rs0" || signal === "rs1";
-      this.events.publish(drivenByHost ? "host-signal-changed" : "signal-changed", path, { signal, level: high ? 1 : 0 });
+      this.events.publish(drivenByHost ? "host-signal-changed" : "signal-changed", path, {
+        signal,
+        level: high ? 1 : 0,
+      });
     });
   }
 }

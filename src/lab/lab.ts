@@ -83,7 +83,11 @@ export class Lab<M extends CageModule = CageModule> {
     const board = this.#boards.get(`${oltId}/${boardId}`);
     if (!board) {
       const oltKnown = this.topology.olts.some((o) => o.id === oltId);
-      throw new LabError("not_found", oltKnown ? `OLT ${oltId} has no board ${boardId}` : `no OLT ${oltId}`, `${oltId}/${boardId}`);
+      throw new LabError(
+        "not_found",
+        oltKnown ? `OLT ${oltId} has no board ${boardId}` : `no OLT ${oltId}`,
+        `${oltId}/${boardId}`,
+      );
     }
     return board;
   }
@@ -92,14 +96,24 @@ export class Lab<M extends CageModule = CageModule> {
     const board = this.board(oltId, boardId);
     const cage = board.planes.cage(cageId);
     if (!cage) {
-      throw new LabError("not_found", `board ${board.path} has cages 1..${board.planes.cages.length}, not ${cageId}`, `${board.path}/${cageId}`);
+      throw new LabError(
+        "not_found",
+        `board ${board.path} has cages 1..${board.planes.cages.length}, not ${cageId}`,
+        `${board.path}/${cageId}`,
+      );
     }
     return { board, cage };
   }
 
   plug(oltId: string, boardId: string, cageId: number, spec: ModuleSpec): M {
     const { board, cage } = this.cage(oltId, boardId, cageId);
-    if (cage.module) throw new LabError("conflict", `cage ${board.path}/${cageId} already holds a module; unplug it first`, `${board.path}/${cageId}`);
+    if (cage.module) {
+      throw new LabError(
+        "conflict",
+        `cage ${board.path}/${cageId} already holds a module; unplug it first`,
+        `${board.path}/${cageId}`,
+      );
+    }
     const module = this.modules.create(spec, board.spec);
     cage.plug(module);
     return module;
@@ -107,13 +121,17 @@ export class Lab<M extends CageModule = CageModule> {
 
   unplug(oltId: string, boardId: string, cageId: number): M {
     const { board, cage } = this.cage(oltId, boardId, cageId);
-    if (!cage.module) throw new LabError("conflict", `cage ${board.path}/${cageId} is empty`, `${board.path}/${cageId}`);
+    if (!cage.module) {
+      throw new LabError("conflict", `cage ${board.path}/${cageId} is empty`, `${board.path}/${cageId}`);
+    }
     return cage.unplug();
   }
 
   module(oltId: string, boardId: string, cageId: number): M {
     const { board, cage } = this.cage(oltId, boardId, cageId);
-    if (!cage.module) throw new LabError("not_found", `cage ${board.path}/${cageId} is empty`, `${board.path}/${cageId}`);
+    if (!cage.module) {
+      throw new LabError("not_found", `cage ${board.path}/${cageId} is empty`, `${board.path}/${cageId}`);
+    }
     return cage.module;
   }
 
@@ -132,8 +150,14 @@ export class Lab<M extends CageModule = CageModule> {
   insertBoard(oltId: string, boardId: string, replacement?: BoardSpec): LabBoard<M> {
     let board = this.board(oltId, boardId);
     if (board.inserted) throw new LabError("conflict", `board ${board.path} is already inserted`, board.path);
-    if (replacement && (replacement.cageCount !== board.spec.cageCount || replacement.formFactor !== board.spec.formFactor)) {
-      const planes = new BoardPlanes<M>({ cageCount: replacement.cageCount, formFactor: replacement.formFactor });
+    if (
+      replacement &&
+      (replacement.cageCount !== board.spec.cageCount || replacement.formFactor !== board.spec.formFactor)
+    ) {
+      const planes = new BoardPlanes<M>({
+        cageCount: replacement.cageCount,
+        formFactor: replacement.formFactor,
+      });
       for (const cage of board.planes.cages) {
         const module = cage.module;
         if (!module) continue;

@@ -1,0 +1,233 @@
+// sfpemu run: loads a topology (or the built-in default), opens every board's vhost-user
+// sockets, serves the HTTP API, and runs until SIGINT/SIGTERM, then shuts down in order.
+import { parseArgs } from "node:util";
+import { type Command, UsageError } from "./command.ts";
+import { createApi } from "../api/app.ts";
+import { Lab } from "../lab/lab.ts";
+import { sfpModuleFactory } from "../lab/sfp-modules.ts";
+import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
+import { EventLoop } from "../native/event-loop.ts";
+import { closeNative } from "../native/library.ts";
+import { type Catalog, loadCatalog } from "../sfp/catalog.ts";
+import { loadDefaultTopology } from "../topology/default.ts";
+import { formatIssue, TopologyError } from "../topology/issue.ts";
+import { loadTopologyFile } from "../topology/load.ts";
+import type { Topology } from "../topology/model.ts";
+import { VERSION } from "../version.ts";
+
+const usage = `usage: sfpemu run [TOPOLOGY] [options]
+
+Starts every board of TOPOLOGY (a YAML file; without one, a small built-in OLT) with its
+virtio-i2c and virtio-gpio vhost-user sockets, and the HTTP API. Runs until Ctrl-C / SIGTERM.
+
+  --api HOST:PORT        where the API listens (default 127.0.0.1:7040; port 0 picks one)
+  --api-token TOKEN      require "Authorization: Bearer TOKEN" (or set SFPEMU_API_TOKEN)
+  --allow-remote         let the API listen beyond loopback without a token
+  --state-dir DIR        sockets and saved state (default $XDG_STATE_HOME/sfpemu or ~/.local/state/sfpemu)
+  --log-format json|text (default: text on a terminal, json otherwise)
+  --log-level debug|info|warn|error`;
+
+interface RunOptions {
+  topologyFile?: string;
+  apiHost: string;
+  apiPort: number;
+  apiToken?: string;
+  allowRemote: boolean;
+  stateDir: string;
+  logFormat?: "json" | "text";
+  logLevel: LogLevel;
+}
+
+function defaultStateDir(): string {
+  const stateHome = Deno.env.get("XDG_STATE_HOME") || `${Deno.env.get("HOME") ?? "/tmp"}/.local/state`;
+  return `${stateHome}/sfpemu`;
+}
+
+export function parseApiAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(`--api wants HOST:PORT (e.g. 127.0.0.1:7040), not "${text}"`);
+  }
+  return { host: match[1] ?? match[2], port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function parseRunArgs(args: string[]): RunOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        api: { type: "string", default: "127.0.0.1:7040" },
+        "api-token": { type: "string" },
+        "allow-remote": { type: "boolean", default: false },
+        "state-dir": { type: "string" },
+        "log-format": { type: "string" },
+        "log-level": { type: "string", default: "info" },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError("at most one topology file");
+  const { host, port } = parseApiAddress(values.api!);
+  const logFormat = values["log-format"];
+  if (logFormat !== undefined && logFormat !== "json" && logFormat !== "text") {
+    throw new UsageError(`--log-format is json or text, not "${logFormat}"`);
+  }
+  const logLevel = values["log-level"] as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new UsageError(`--log-level is debug, info, warn or error, not "${logLevel}"`);
+  }
+  return {
+    topologyFile: positionals[0],
+    apiHost: host,
+    apiPort: port,
+    apiToken: values["api-token"] ?? (Deno.env.get("SFPEMU_API_TOKEN") || undefined),
+    allowRemote: values["allow-remote"]!,
+    stateDir: values["state-dir"] ?? defaultStateDir(),
+    logFormat,
+    logLevel,
+  };
+}
+
+async function loadTopology(options: RunOptions, catalog: Catalog): Promise<Topology> {
+  const loadOptions = {
+    knownProfiles: new Set(catalog.keys()),
+    env: Deno.env.toObject(),
+    socketDir: options.stateDir,
+  };
+  return options.topologyFile
+    ? await loadTopologyFile(options.topologyFile, loadOptions)
+    : loadDefaultTopology(loadOptions);
+}
+
+function printSummary(topology: Topology, apiUrl: string, stateDir: string): void {
+  const lines = [
+    `sfpemu ${VERSION}: topology "${topology.name}"${
+      topology.file ? ` (${topology.file})` : " (built-in default)"
+    }`,
+  ];
+  for (const olt of topology.olts) {
+    for (const board of olt.boards) {
+      const plugged = board.cages.filter((c) => c.module).length;
+      lines.push(
+        `  ${olt.id}/${board.id}  slot ${board.slot}  ${board.kind}  ${board.cageCount} cages, ${plugged} modules`,
+      );
+      lines.push(`    i2c  ${board.sockets.i2c}`);
+      lines.push(`    gpio ${board.sockets.gpio}`);
+    }
+  }
+  lines.push(`  state ${stateDir}`);
+  lines.push(`  API   ${apiUrl}/api/v1  (try: curl ${apiUrl}/api/v1/topology)`);
+  console.log(lines.join("\n"));
+}
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "run the emulator on a topology (or the built-in default) with its HTTP API",
+  usage,
+  async run(args: string[]): Promise<number> {
+    const options = parseRunArgs(args);
+    const log: Logger = createLogger({ format: options.logFormat, level: options.logLevel });
+    if (!options.apiToken && !isLoopback(options.apiHost) && !options.allowRemote) {
+      throw new UsageError(
+        `the API would listen on ${options.apiHost} without a token; give --api-token, or --allow-remote to mean it`,
+      );
+    }
+    const catalog = await loadCatalog();
+    for (const error of catalog.errors) log.warn("module profile not loaded", { error: error.message });
+
+    let topology: Topology;
+    try {
+      topology = await loadTopology(options, catalog);
+    } catch (error) {
+      if (!(error instanceof TopologyError)) throw error;
+      for (const issue of error.issues) console.error(formatIssue(issue));
+      console.error(`sfpemu run: the topology has ${error.issues.length} problem(s); nothing was started`);
+      return 1;
+    }
+    const stateDir = topology.stateDir && !args.includes("--state-dir")
+      ? topology.stateDir
+      : options.stateDir;
+    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    for (const olt of topology.olts) {
+      for (const board of olt.boards) {
+        for (const path of Object.values(board.sockets)) {
+          await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true, mode: 0o700 });
+        }
+      }
+    }
+
+    const loop = new EventLoop((error) => log.error("event handler failed", { error }));
+    const modules = sfpModuleFactory(catalog);
+    const lab = new Lab({ topology, modules, loop, log });
+    lab.events.subscribe((event) => log.debug(event.type, { path: event.path }));
+    try {
+      lab.start();
+    } catch (error) {
+      await lab.stop();
+      await loop.stop();
+      console.error(`sfpemu run: cannot open the board sockets: ${(error as Error).message}`);
+      return 1;
+    }
+    loop.start();
+
+    const app = createApi({
+      lab,
+      version: VERSION,
+      token: options.apiToken,
+      catalog: () =>
+        [...catalog.values()].map((p) => ({
+          id: p.id,
+          formFactor: p.formFactor,
+          description: p.description,
+          vendorName: p.identity.vendorName,
+          vendorPn: p.identity.vendorPn,
+          ...(p.wavelengthNm !== undefined ? { wavelengthNm: p.wavelengthNm } : {}),
+        })),
+    });
+    let server: Deno.HttpServer;
+    const listening = Promise.withResolvers<Deno.NetAddr>();
+    try {
+      server = Deno.serve({
+        hostname: options.apiHost,
+        port: options.apiPort,
+        onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+      }, app.fetch);
+    } catch (error) {
+      await lab.stop();
+      await loop.stop();
+      console.error(
+        `sfpemu run: cannot listen on ${options.apiHost}:${options.apiPort}: ${(error as Error).message}`,
+      );
+      return 1;
+    }
+    const addr = await listening.promise;
+    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    printSummary(topology, `http://${host}:${addr.port}`, stateDir);
+    log.info("running", { boards: lab.boards.length, api: `${host}:${addr.port}` });
+
+    const stopped = Promise.withResolvers<string>();
+    const onSignal = (name: string) => () => stopped.resolve(name);
+    const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
+    for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+    const reason = await stopped.promise;
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+
+    // Order matters (DESIGN.md): no new work, sockets closed and removed, the wait woken and
+    // returned, and only then the library unloaded.
+    log.info("shutting down", { signal: reason });
+    await server.shutdown();
+    await lab.stop();
+    await loop.stop();
+    closeNative();
+    return 0;
+  },
+};

@@ -1,0 +1,44 @@
+// The lab's ModuleFactory for SFP modules from the catalog (src/sfp/).
+import type { Catalog } from "../sfp/catalog.ts";
+import { SfpModule } from "../sfp/module.ts";
+import type { ModuleSpec } from "../topology/model.ts";
+import { LabError } from "./errors.ts";
+import type { ModuleFactory } from "./lab.ts";
+
+export function sfpModuleFactory(catalog: Catalog): ModuleFactory<SfpModule> {
+  // What each live module was made from, for describe() and for the store.
+  const specs = new WeakMap<SfpModule, ModuleSpec>();
+  return {
+    create(spec, { dataReadyDelayMs }) {
+      const profile = catalog.get(spec.profile);
+      if (!profile) {
+        const known = [...catalog.keys()].sort().join(", ") || "none";
+        throw new LabError("invalid", `unknown module profile "${spec.profile}"; the catalog has: ${known}`);
+      }
+      let module: SfpModule;
+      try {
+        module = new SfpModule(profile, { overrides: { ...spec.overrides, dataReadyDelayMs } });
+        if (spec.diagnostics) module.setDiagnostics(spec.diagnostics);
+      } catch (error) {
+        throw new LabError("invalid", (error as Error).message);
+      }
+      specs.set(module, structuredClone(spec));
+      return module;
+    },
+    describe(module) {
+      const spec = specs.get(module);
+      const profile = module.profile;
+      return {
+        profile: profile.id,
+        formFactor: profile.formFactor,
+        description: profile.description,
+        ...profile.identity,
+        ...spec?.overrides,
+        ...(profile.wavelengthNm !== undefined ? { wavelengthNm: profile.wavelengthNm } : {}),
+      };
+    },
+    specOf(module) {
+      return structuredClone(specs.get(module) ?? { profile: module.profile.id, overrides: {} });
+    },
+  };
+}
