@@ -4,6 +4,7 @@ import { type Command, UsageError } from "./command.ts";
 import { loadTopologyFile } from "../topology/load.ts";
 import { formatIssue, TopologyError } from "../topology/issue.ts";
 import type { Topology } from "../topology/model.ts";
+import { loadCatalog } from "../sfp/catalog.ts";
 
 const usage = `usage: sfpemu validate TOPOLOGY [--format text|json]
 
@@ -57,21 +58,9 @@ function parseValidateArgs(args: string[]): { file: string; format: "text" | "js
   return { file: positionals[0], format: values.format };
 }
 
-/**
- * The profile ids of the module catalog, from the names of `devices/<id>.yaml`.
- * A stopgap until the catalog module (src/sfp/) can be asked instead: swap this one function.
- */
+/** The profile ids of the module catalog (a profile file that does not load is not a known id). */
 async function catalogProfileIds(): Promise<ReadonlySet<string>> {
-  const ids = new Set<string>();
-  try {
-    for await (const entry of Deno.readDir(new URL("../../devices/", import.meta.url))) {
-      const match = /^(.+)\.ya?ml$/.exec(entry.name);
-      if (entry.isFile && match) ids.add(match[1]);
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return ids;
+  return new Set((await loadCatalog()).keys());
 }
 
 interface Summary {
