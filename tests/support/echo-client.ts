@@ -59,6 +59,19 @@ export class EchoClient {
     return heads.map((head) => writtenBytes(findUsed(used, head)));
   }
 
+  /**
+   * Adds chains for payloads, publishes (kicking if the device wants it) and returns once an
+   * in-process backend has handled them (frontend.sync()): for tests that then look at the ring
+   * and the call fd themselves. Returns the heads.
+   */
+  async submit(payloads: readonly Uint8Array[], options: EchoOptions = {}): Promise<number[]> {
+    const ring = this.frontend.queue(this.queueIndex).ring;
+    const heads = payloads.map((p, i) => ring.add(this.chainFor(i, p, options)));
+    this.frontend.publish(this.queueIndex);
+    await this.frontend.sync();
+    return heads;
+  }
+
   async echoOne(payload: Uint8Array, options: EchoOptions = {}): Promise<Uint8Array> {
     return (await this.echo([payload], options))[0];
   }

@@ -234,6 +234,13 @@ export interface ConnectOptions {
    * ack, so a failure surfaces at the message that caused it. "qemu": only where QEMU 7.2 does.
    */
   acks?: "every-message" | "qemu";
+  /**
+   * Also send what QEMU 7.2's code sends only for some offers, which guest-rig.md's recorded
+   * sequence does not show: GET_QUEUE_NUM after SET_PROTOCOL_FEATURES when MQ is negotiated,
+   * GET_MAX_MEM_SLOTS when CONFIGURE_MEM_SLOTS is, and then ADD_MEM_REG per region instead of
+   * SET_MEM_TABLE.
+   */
+  conditionalRequests?: boolean;
   /** Guest memory to use (the caller keeps ownership); default a fresh 4 MiB memfd. */
   memory?: GuestMemory;
   /** Region of that memory the rings are placed in; default 0. */
@@ -314,7 +321,7 @@ export class VhostUserFrontend {
   }
 
   get replyAck(): boolean {
-    return ((this.#negotiated?.protocolFeatures ?? 0n) & bit(ProtocolFeature.REPLY_ACK)) !== 0n;
+    return this.#negotiatedProtocol(ProtocolFeature.REPLY_ACK);
   }
 
   /**
@@ -338,6 +345,7 @@ export class VhostUserFrontend {
       // Recorded before sending: the ack of SET_PROTOCOL_FEATURES itself depends on it.
       this.#negotiated = { offeredFeatures, ackedFeatures: 0n, offeredProtocolFeatures, protocolFeatures };
       await this.setProtocolFeatures(protocolFeatures);
+      if (options.conditionalRequests) await this.#conditionalInitRequests(options.queues.length);
     }
     await this.setOwner();
     await this.getFeatures();
@@ -373,7 +381,11 @@ export class VhostUserFrontend {
     }
     for (const q of this.#queues) await this.setVringCall(q.index, q.callFd);
     await this.setFeatures(ackedFeatures);
-    await this.setMemTable(this.memory.regions);
+    if (options.conditionalRequests && this.#negotiatedProtocol(ProtocolFeature.CONFIGURE_MEM_SLOTS)) {
+      for (const region of this.memory.regions) await this.addMemReg(region);
+    } else {
+      await this.setMemTable(this.memory.regions);
+    }
     for (const q of this.#queues) {
       await this.setVringNum(q.index, q.ring.size);
       await this.setVringBase(q.index, 0);
@@ -643,7 +655,29 @@ export class VhostUserFrontend {
   }
 
   /** Collects used elements, waiting on calls, until at least `count` arrived. */
-  async waitForUsed(index: number, count = 1, timeoutMs = this.timeoutMs): Promise<UsedElement[]> {
+  waitForUsed(index: number, count = 1, timeoutMs = this.timeoutMs): Promise<UsedElement[]> {
+    return this.#collectUsed(index, count, timeoutMs, async (remainingMs) => {
+      // Running out of time is reported by #collectUsed, with the ring's state.
+      await this.waitForCall(index, remainingMs).catch((error) => {
+        if (!(error instanceof DeadlineError)) throw error;
+      });
+    });
+  }
+
+  /**
+   * Collects used elements by looking at the used ring every millisecond until `count` arrived,
+   * for when calls do not come to this frontend (a call fd handed elsewhere, or suppressed).
+   */
+  pollUsed(index: number, count = 1, timeoutMs = this.timeoutMs): Promise<UsedElement[]> {
+    return this.#collectUsed(index, count, timeoutMs, () => new Promise((resolve) => setTimeout(resolve, 1)));
+  }
+
+  async #collectUsed(
+    index: number,
+    count: number,
+    timeoutMs: number,
+    waitForMore: (remainingMs: number) => Promise<unknown>,
+  ): Promise<UsedElement[]> {
     const queue = this.queue(index);
     const deadline = performance.now() + timeoutMs;
     const elements: UsedElement[] = [];
@@ -657,34 +691,7 @@ export class VhostUserFrontend {
             `got ${elements.length}`,
         );
       }
-      await this.waitForCall(index, remaining).catch((error) => {
-        if (!(error instanceof DeadlineError)) throw error;
-        throw new DeadlineError(
-          `waited ${Math.round(timeoutMs)} ms for ${this.#ringState(queue, `${count} used elements`)}, ` +
-            `got ${elements.length}`,
-        );
-      });
-    }
-  }
-
-  /**
-   * Collects used elements by looking at the used ring every millisecond until `count` arrived,
-   * for when calls do not come to this frontend (a call fd handed elsewhere, or suppressed).
-   */
-  async pollUsed(index: number, count = 1, timeoutMs = this.timeoutMs): Promise<UsedElement[]> {
-    const queue = this.queue(index);
-    const deadline = performance.now() + timeoutMs;
-    const elements: UsedElement[] = [];
-    for (;;) {
-      elements.push(...queue.ring.takeUsed());
-      if (elements.length >= count) return elements;
-      if (performance.now() >= deadline) {
-        throw new DeadlineError(
-          `waited ${Math.round(timeoutMs)} ms for ${this.#ringState(queue, `${count} used elements`)}, ` +
-            `got ${elements.length}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await waitForMore(remaining);
     }
   }
 
@@ -704,7 +711,27 @@ export class VhostUserFrontend {
     this.disconnect();
   }
 
-  // ---- internals ----------------------------------------------------------------------------
+  // ---- internals ---------------------------------------------------------------------------
+
+  #negotiatedProtocol(feature: bigint): boolean {
+    return ((this.#negotiated?.protocolFeatures ?? 0n) & bit(feature)) !== 0n;
+  }
+
+  /** QEMU 7.2 vhost_user_backend_init: queue count and memory slots, when negotiated. */
+  async #conditionalInitRequests(queueCount: number): Promise<void> {
+    if (this.#negotiatedProtocol(ProtocolFeature.MQ)) {
+      const backendQueues = await this.getQueueNum();
+      if (backendQueues < BigInt(queueCount)) {
+        throw new RequestFailedError(Request.GET_QUEUE_NUM, backendQueues);
+      }
+    }
+    if (this.#negotiatedProtocol(ProtocolFeature.CONFIGURE_MEM_SLOTS)) {
+      const slots = await this.getMaxMemSlots();
+      if (slots < BigInt(this.memory.regions.length)) {
+        throw new RequestFailedError(Request.GET_MAX_MEM_SLOTS, slots);
+      }
+    }
+  }
 
   #ownFd(fd: number): number {
     this.#ownedFds.push(fd);

@@ -384,6 +384,11 @@ function indirectTable(memory: GuestMemory, descriptors: Descriptor[]): { addr: 
 const READ = 0;
 const { NEXT, WRITE, INDIRECT } = DescriptorFlag;
 
+/** A valid 8-byte buffer descriptor, the harmless part of a hostile chain. */
+function smallBuffer(memory: GuestMemory, flags = READ): Descriptor {
+  return { addr: memory.allocate(8).guestPhysAddr, len: 8, flags, next: 0 };
+}
+
 Deno.test("hostile descriptor chains and ring indices break only their ring", async (t) => {
   const attacks: Record<string, RingAttack> = {
     "a descriptor beyond the end of guest memory": (ring, memory) => {
@@ -455,25 +460,15 @@ Deno.test("hostile descriptor chains and ring indices break only their ring", as
       descriptorChain(ring, [{ ...table, flags: INDIRECT, next: 0 }]);
     },
     "an indirect descriptor inside an indirect table": (ring, memory) => {
-      const inner = indirectTable(memory, [{
-        addr: memory.allocate(8).guestPhysAddr,
-        len: 8,
-        flags: READ,
-        next: 0,
-      }]);
+      const inner = indirectTable(memory, [smallBuffer(memory)]);
       const outer = indirectTable(memory, [{ ...inner, flags: INDIRECT, next: 0 }]);
       descriptorChain(ring, [{ ...outer, flags: INDIRECT, next: 0 }]);
     },
     "an indirect descriptor with NEXT set": (ring, memory) => {
-      const table = indirectTable(memory, [{
-        addr: memory.allocate(8).guestPhysAddr,
-        len: 8,
-        flags: READ,
-        next: 0,
-      }]);
+      const table = indirectTable(memory, [smallBuffer(memory)]);
       descriptorChain(ring, [
         { ...table, flags: INDIRECT | NEXT, next: -2 },
-        { addr: memory.allocate(8).guestPhysAddr, len: 8, flags: READ, next: 0 },
+        smallBuffer(memory),
       ]);
     },
     "an indirect table of length 0": (ring, memory) => {

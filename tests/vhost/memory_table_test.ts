@@ -58,9 +58,7 @@ Deno.test("SET_MEM_TABLE again while running: new memory serves, removed memory 
     assert.deepEqual(await base.echoOne(pattern(31)), pattern(31));
     // A chain into memory the backend no longer has: the ring is marked broken and says so.
     const ring = frontend.queue(0).ring;
-    ring.add(added.chainFor(0, pattern(5)));
-    frontend.publish(0);
-    await frontend.sync();
+    await added.submit([pattern(5)]);
     assert.equal(frontend.takeErrors(0), 1n);
     assert.equal(ring.usedIdx, 4);
     // The frontend restarts it past the bad chain, and traffic continues.
@@ -101,10 +99,7 @@ Deno.test("ADD_MEM_REG and REM_MEM_REG change memory under a running ring", asyn
     await frontend.remMemReg(extra.regions[0]);
     assert.equal(backend.listener.session!.memory.regions.length, 1);
     assert.deepEqual(await base.echoOne(pattern(51)), pattern(51));
-    const ring = frontend.queue(0).ring;
-    ring.add(added.chainFor(0, pattern(52)));
-    frontend.publish(0);
-    await frontend.sync();
+    await added.submit([pattern(52)]);
     assert.equal(frontend.takeErrors(0), 1n, "a descriptor into the removed region breaks the ring");
   });
 });
@@ -116,11 +111,7 @@ Deno.test("chains the device holds across a memory-table change are written thro
     using frontend = await VhostUserFrontend.start(backend.path, { queues: [{ size: 16 }] });
     const client = new EchoClient(frontend);
     backend.device.holdChains = true;
-    const ring = frontend.queue(0).ring;
-    ring.add(client.chainFor(0, pattern(60, 1)));
-    ring.add(client.chainFor(1, pattern(61, 2)));
-    frontend.publish(0);
-    await frontend.sync();
+    await client.submit([pattern(60, 1), pattern(61, 2)]);
     assert.equal(backend.device.heldCount, 2);
     // QEMU re-sends the whole table when RAM is added: the old mappings are dropped.
     await frontend.setMemTable([...frontend.memory.regions, ...extra.regions]);

@@ -81,18 +81,14 @@ Deno.test("EVENT_IDX: the backend signals a call only when used_event is crossed
     ring.setUsedEvent(start + 2); // "call me when the element at index start + 2 is used"
     const calls: bigint[] = [];
     for (let i = 0; i < 4; i++) {
-      ring.add(client.chainFor(i, pattern(5, i)));
-      frontend.publish(0);
-      await frontend.sync();
+      await client.submit([pattern(5, i)]);
       assert.equal(ring.usedIdx, start + i + 1, `chain ${i} served`);
       calls.push(frontend.takeCalls(0));
     }
     assert.deepEqual(calls, [0n, 0n, 1n, 0n]);
     // Wrapping used_event: one behind the used idx means "no call until 2^16 more".
     ring.setUsedEvent(ring.usedIdx - 1);
-    ring.add(client.chainFor(0, pattern(6)));
-    frontend.publish(0);
-    await frontend.sync();
+    await client.submit([pattern(6)]);
     assert.equal(frontend.takeCalls(0), 0n);
     assert.equal(ring.takeUsed().length, 5);
   });
@@ -111,9 +107,7 @@ Deno.test("without EVENT_IDX, VRING_AVAIL_F_NO_INTERRUPT suppresses calls", asyn
     assert.equal(ring.usedIdx, 1);
     assert.equal(frontend.takeCalls(0), 0n);
     ring.setAvailFlags(0);
-    ring.add(client.chainFor(1, pattern(3)));
-    frontend.publish(0);
-    await frontend.sync();
+    await client.submit([pattern(3)]);
     assert.equal(frontend.takeCalls(0), 1n);
     assert.equal(ring.takeUsed().length, 2);
   });
