@@ -496,9 +496,8 @@ Deno.test("aliases repeated into a huge topology end in one issue, not in a hang
     `  - { id: o0, boards: &boards [${boards.join(", ")}] }`,
     ...Array.from({ length: 1500 }, (_, i) => `  - { id: o${i + 1}, boards: *boards }`),
   ].join("\n");
-  const started = performance.now();
+  // No time limit asserted (timing belongs in bench/): the cap on expanded values is what ends it.
   const issues = issuesOf(text);
-  assert.ok(performance.now() - started < 5_000);
   assert.equal(issues.length, 1, JSON.stringify(issues));
   assert.match(issues[0].message, /^the topology expands to more than 250000 values/);
 });
