@@ -16,7 +16,9 @@
 set -Eeuo pipefail
 
 PROG=prepare-assets
-log() { printf '[%s] %s\n' "$PROG" "$*" >&2; }
+T0=$(date +%s.%N)
+elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+log() { printf '[%s +%ss] %s\n' "$PROG" "$(elapsed)" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
 trap 'rc=$?; printf "[%s] ERROR: command failed (exit %s) at line %s: %s\n" "$PROG" "$rc" "$LINENO" "$BASH_COMMAND" >&2; exit $rc' ERR
 
@@ -24,8 +26,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_DIR=${1:-${SFPEMU_E2E_CACHE:-$HOME/.cache/sfpemu-e2e}}
 mkdir -p "$CACHE_DIR" || die "cannot create cache dir $CACHE_DIR"
 CACHE_DIR=$(cd "$CACHE_DIR" && pwd)
-T0=$(date +%s.%N)
-elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
 # Host packages needed to RUN the tier (boot guests, pack initramfs, compile device trees).
 RUNTIME_PKGS=(qemu-system-x86 qemu-system-arm busybox-static device-tree-compiler kmod cpio)
@@ -44,7 +44,7 @@ as_root() {
 }
 
 # Serialise concurrent runs on one cache (CI and a developer, two test files, ...).
-exec 9>"$CACHE_DIR/.lock"
+if [ -e "$CACHE_DIR/.lock" ] && [ ! -w "$CACHE_DIR/.lock" ]; then exec 9<"$CACHE_DIR/.lock"; else exec 9>"$CACHE_DIR/.lock"; fi
 if ! flock -w 1800 9; then die "another prepare-assets run holds $CACHE_DIR/.lock for more than 30 min"; fi
 
 installed() { # pkg... -> prints the ones that are not installed
@@ -84,8 +84,9 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 # This image sets Dir::Cache::pkgcache "" so every apt-cache call rebuilds its cache (~1.2 s):
 # keep one for the duration of this run.
-APT_PKGCACHE="$CACHE_DIR/.apt-pkgcache.$$.bin"
-trap 'rm -f "$APT_PKGCACHE"' EXIT
+APT_PKGCACHE=$(mktemp -u "${TMPDIR:-/tmp}/sfpemu-apt-pkgcache.XXXXXX")
+SCRATCH=
+trap 'rm -f "$APT_PKGCACHE"; [ -z "$SCRATCH" ] || rm -rf "$SCRATCH"' EXIT
 apt_cache() { apt-cache -o "Dir::Cache::pkgcache=$APT_PKGCACHE" "$@"; }
 candidate() { # pkg -> candidate version or empty
   apt_cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}' | sed 's/(none)//'
@@ -99,33 +100,31 @@ fi
 abi_of() { # meta-package -> 6.1.0-NN
   apt_cache depends "$1" 2>/dev/null | sed -n 's/.*Depends: linux-image-\(6\.1\.0-[0-9]*\)-.*/\1/p' | head -n1
 }
-KABI=${SFPEMU_E2E_KABI:-}
-if [ -z "$KABI" ]; then
-  KABI=$(abi_of linux-image-amd64)
-  [ -n "$KABI" ] || die "cannot find the current 6.1.0-NN ABI from 'apt-cache depends linux-image-amd64'"
-  ARM_KABI=$(abi_of linux-image-arm64:arm64)
-  [ "$ARM_KABI" = "$KABI" ] || log "note: arm64 meta-package points at $ARM_KABI, using $KABI for both"
-fi
-[[ "$KABI" =~ ^6\.1\.0-[0-9]+$ ]] || die "bad kernel ABI '$KABI' (expected 6.1.0-NN)"
-KVER_X86="$KABI-amd64"
-KVER_ARM="$KABI-arm64"
-
-need_version() { # pkg -> candidate version, or die
-  local v
-  v=$(candidate "$1")
-  [ -n "$v" ] || die "package $1 is not available from apt (try SFPEMU_E2E_APT_UPDATE=1, or pin SFPEMU_E2E_KABI)"
-  echo "$v"
-}
-V_IMG_X86=$(need_version "linux-image-$KVER_X86")
-V_IMG_ARM=$(need_version "linux-image-$KVER_ARM:arm64")
-V_HDR_X86=$(need_version "linux-headers-$KVER_X86")
-V_HDR_ARM=$(need_version "linux-headers-$KVER_ARM:arm64")
-V_SRC=$(need_version linux-source-6.1)
-V_BB_X86=$(need_version busybox-static)
-V_BB_ARM=$(need_version busybox-static:arm64)
+# Sets KABI, KVER_*, V_* and STAMP_WANT from the apt lists; returns 1 when something is missing.
+# (Called in `||` context, where `set -e` is off: every failure is checked explicitly.)
 SCRIPT_HASH=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
-
-STAMP_WANT="format=1
+resolve_inputs() {
+  KABI=${SFPEMU_E2E_KABI:-}
+  if [ -z "$KABI" ]; then
+    KABI=$(abi_of linux-image-amd64)
+    if [ -z "$KABI" ]; then log "cannot find the 6.1.0-NN ABI from 'apt-cache depends linux-image-amd64'"; return 1; fi
+    local arm_kabi
+    arm_kabi=$(abi_of linux-image-arm64:arm64)
+    [ "$arm_kabi" = "$KABI" ] || log "note: the arm64 meta-package points at '$arm_kabi'; using $KABI for both"
+  fi
+  [[ "$KABI" =~ ^6\.1\.0-[0-9]+$ ]] || die "bad kernel ABI '$KABI' (expected 6.1.0-NN)"
+  KVER_X86="$KABI-amd64"
+  KVER_ARM="$KABI-arm64"
+  local var pkg v
+  for var in "V_IMG_X86 linux-image-$KVER_X86" "V_IMG_ARM linux-image-$KVER_ARM:arm64" \
+    "V_HDR_X86 linux-headers-$KVER_X86" "V_HDR_ARM linux-headers-$KVER_ARM:arm64" \
+    "V_SRC linux-source-6.1" "V_BB_X86 busybox-static" "V_BB_ARM busybox-static:arm64"; do
+    pkg=${var#* } var=${var%% *}
+    v=$(candidate "$pkg")
+    if [ -z "$v" ]; then log "package $pkg is not available from apt"; return 1; fi
+    printf -v "$var" '%s' "$v"
+  done
+  STAMP_WANT="format=1
 script=$SCRIPT_HASH
 kabi=$KABI
 linux-image-$KVER_X86=$V_IMG_X86
@@ -135,6 +134,7 @@ linux-headers-$KVER_ARM=$V_HDR_ARM
 linux-source-6.1=$V_SRC
 busybox-static:amd64=$V_BB_X86
 busybox-static:arm64=$V_BB_ARM"
+}
 
 cache_complete() {
   local f
@@ -152,10 +152,18 @@ cache_complete() {
 
 apt_install "${RUNTIME_PKGS[@]}"
 
-if [ "${SFPEMU_E2E_FORCE:-0}" != 1 ] && cache_complete; then
-  log "cache $CACHE_DIR is complete for kernel $KABI ($V_IMG_X86); nothing to do ($(elapsed) s)"
-  exit 0
-fi
+done_if_complete() {
+  if [ "${SFPEMU_E2E_FORCE:-0}" != 1 ] && cache_complete; then
+    log "cache $CACHE_DIR is complete for kernel $KABI ($V_IMG_X86); nothing to do ($(elapsed) s)"
+    exit 0
+  fi
+}
+# A cache that matches the local apt lists is used as it is, even when the lists are old.
+if resolve_inputs; then done_if_complete; fi
+# Building: refresh the lists first, so the packages to download still exist in the archive.
+apt_update
+resolve_inputs || die "the kernel packages are not available from apt (pin another ABI with SFPEMU_E2E_KABI=6.1.0-NN?)"
+done_if_complete
 
 log "building cache in $CACHE_DIR for kernel ABI $KABI (image $V_IMG_X86, source $V_SRC)"
 [ "$V_SRC" = "$V_IMG_X86" ] || log "warning: linux-source-6.1 $V_SRC differs from linux-image $V_IMG_X86"
@@ -171,17 +179,27 @@ command -v aarch64-linux-gnu-gcc-12 >/dev/null || die "aarch64-linux-gnu-gcc-12 
 
 BUILD="$CACHE_DIR/.build"
 rm -rf "$BUILD"
-mkdir -p "$BUILD/debs" "$BUILD/src" "$BUILD/x86_64" "$BUILD/aarch64"
+mkdir -p "$BUILD/debs" "$BUILD/x86_64" "$BUILD/aarch64"
+# Sources, kbuild dirs and the arm64 headers (thousands of small files: slow on this disk) go to a
+# scratch dir on tmpfs when there is one; nothing there outlives this run.
+SCRATCH=$(mktemp -d /dev/shm/sfpemu-e2e-build.XXXXXX 2>/dev/null || mktemp -d "$BUILD/scratch.XXXXXX")
+mkdir -p "$SCRATCH/src"
+
+# --- driver sources: only three files of the 138 MB tarball (xz is single-threaded: ~12 s, so it
+# runs in the background while the packages are downloaded and unpacked) -------------------------
+SRC_FILES=(drivers/i2c/busses/i2c-virtio.c drivers/gpio/gpio-virtio.c drivers/i2c/muxes/i2c-mux-pca954x.c)
+log "extracting ${SRC_FILES[*]} from /usr/src/linux-source-6.1.tar.xz (in the background)"
+tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$SCRATCH/src" "${SRC_FILES[@]/#/linux-source-6.1/}" &
+SRC_PID=$!
 
 # --- downloads -----------------------------------------------------------------------------------
 download() { # dir pkg=version...
   local dir=$1; shift
   log "apt-get download $*"
-  # _apt cannot write into a root-owned dir: download as root without the sandbox.
-  if ! (cd "$dir" && as_root apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null); then
-    apt_update
-    (cd "$dir" && as_root apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) || die "apt-get download $* failed"
-  fi
+  # As root, apt's _apt sandbox user cannot write into our dir: download without the sandbox.
+  local opt=()
+  [ "$(id -u)" -ne 0 ] || opt=(-o APT::Sandbox::User=root)
+  (cd "$dir" && apt-get download -q "${opt[@]}" "$@" >/dev/null) || die "apt-get download $* failed"
 }
 download "$BUILD/debs" "linux-image-$KVER_X86=$V_IMG_X86" "linux-image-$KVER_ARM:arm64=$V_IMG_ARM" \
   "linux-headers-$KVER_ARM:arm64=$V_HDR_ARM" "busybox-static:arm64=$V_BB_ARM"
@@ -193,11 +211,20 @@ deb() { # pattern -> the one matching .deb
 }
 
 # --- kernel images and module trees --------------------------------------------------------------
+# Module subtrees a board guest never needs (GPUs, media, sound, storage, USB, NICs, file systems,
+# network protocols): left out, the tree is ~60 MB instead of ~400 MB per architecture and unpacks
+# in a few seconds. Everything on the I2C/GPIO/virtio/PHY/SFP/hwmon/nvmem side stays.
+PRUNE=(sound fs net drivers/gpu drivers/media drivers/infiniband drivers/scsi drivers/usb drivers/staging
+  drivers/iio drivers/md drivers/hid drivers/bluetooth drivers/isdn drivers/target drivers/input drivers/mtd
+  drivers/video drivers/ata drivers/nvme drivers/block drivers/crypto drivers/net/ethernet
+  drivers/net/wireless drivers/net/can drivers/net/usb drivers/net/dsa)
 unpack_kernel() { # arch kver deb kernel-name
-  local arch=$1 kver=$2 debf=$3 kname=$4 x="$BUILD/$1/pkg"
-  log "$arch: unpacking $(basename "$debf")"
+  local arch=$1 kver=$2 debf=$3 kname=$4 x="$BUILD/$1/pkg" p excl=()
+  log "$arch: unpacking boot/ and lib/modules/ (pruned) from $(basename "$debf")"
+  for p in "${PRUNE[@]}"; do excl+=(--exclude="./lib/modules/$kver/kernel/$p"); done
   mkdir -p "$x"
-  dpkg-deb -x "$debf" "$x"
+  dpkg-deb --fsys-tarfile "$debf" | tar -x -C "$x" --wildcards "${excl[@]}" ./boot ./lib/modules \
+    || die "$arch: cannot unpack $(basename "$debf")"
   [ -f "$x/boot/vmlinuz-$kver" ] || die "$arch: boot/vmlinuz-$kver not in $(basename "$debf")"
   [ -d "$x/lib/modules/$kver" ] || die "$arch: lib/modules/$kver not in $(basename "$debf")"
   mv "$x/boot/vmlinuz-$kver" "$BUILD/$arch/$kname"
@@ -236,17 +263,15 @@ mv "$BUILD/aarch64/bb/bin/busybox" "$BUILD/aarch64/busybox"
 rm -rf "$BUILD/aarch64/bb"
 
 # --- out-of-tree drivers from Debian's source ----------------------------------------------------
-SRC_FILES=(drivers/i2c/busses/i2c-virtio.c drivers/gpio/gpio-virtio.c drivers/i2c/muxes/i2c-mux-pca954x.c)
-log "extracting ${SRC_FILES[*]} from /usr/src/linux-source-6.1.tar.xz"
-tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$BUILD/src" "${SRC_FILES[@]/#/linux-source-6.1/}" \
-  || die "cannot extract ${SRC_FILES[*]} from linux-source-6.1.tar.xz"
+log "waiting for the source extraction"
+wait "$SRC_PID" || die "cannot extract ${SRC_FILES[*]} from linux-source-6.1.tar.xz"
 
 build_modules() { # arch headers-dir kver "mod ..." make-args...
   local arch=$1 hdr=$2 kver=$3 mods=$4 m f; shift 4
-  local dir="$BUILD/$arch/kbuild"
+  local dir="$SCRATCH/kbuild-$arch"
   mkdir -p "$dir"
   for m in $mods; do
-    f=$(find "$BUILD/src" -name "$m.c" | head -n1)
+    f=$(find "$SCRATCH/src" -name "$m.c" | head -n1)
     [ -n "$f" ] || die "$m.c was not extracted"
     cp "$f" "$dir/"
   done
@@ -271,7 +296,7 @@ build_modules x86_64 "$HDR_X86" "$KVER_X86" "i2c-virtio gpio-virtio i2c-mux-pca9
 # headers installed with the amd64 ones, and their scripts/tools links are relative
 # (../../lib/linux-kbuild-6.1): point that at the host's kbuild, whose tools run on the host.
 log "aarch64: unpacking linux-headers-$KVER_ARM"
-HDR_ARM_ROOT="$BUILD/aarch64/headers"
+HDR_ARM_ROOT="$SCRATCH/headers-arm64"
 mkdir -p "$HDR_ARM_ROOT"
 dpkg-deb -x "$(deb "linux-headers-${KVER_ARM}_*_arm64.deb")" "$HDR_ARM_ROOT"
 mkdir -p "$HDR_ARM_ROOT/usr/lib"
@@ -295,7 +320,8 @@ for pair in "x86_64 $KVER_X86" "aarch64 $KVER_ARM"; do
 done
 
 # --- swap into place; the stamp goes last ---------------------------------------------------------
-rm -rf "$BUILD/src" "$BUILD/debs"
+rm -rf "$BUILD/debs" "$SCRATCH"
+SCRATCH=
 for arch in x86_64 aarch64; do
   rm -rf "$CACHE_DIR/$arch"
   mv "$BUILD/$arch" "$CACHE_DIR/$arch"
