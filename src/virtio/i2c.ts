@@ -24,11 +24,15 @@ const STATUS_OK = 0;
 const STATUS_ERR = 1;
 /** A read that nobody drives returns the bus pull-ups: all ones. */
 const IDLE_BUS_BYTE = 0xff;
+/** drivers/i2c/i2c-dev.c refuses messages longer than this ("a sane amount"): no Linux client sends more. */
+const MAX_MESSAGE_BYTES = 8192;
 const QUEUE_SIZE_MAX = 1024;
 
 export interface I2cCounters {
   requests: number;
+  /** Answered with an error status: NACKs, the rest of a failed group, and malformed requests. */
   failed: number;
+  /** Requests the bus could not carry (bad header, wrong buffer direction, oversized, 10-bit). */
   malformed: number;
 }
 
@@ -41,7 +45,7 @@ export class VirtioI2cDevice implements VirtioDevice {
   readonly counters: I2cCounters = { requests: 0, failed: 0, malformed: 0 };
   /** A failed request with FAIL_NEXT fails the rest of its group (§5.21.6.1). */
   #failGroup = false;
-  #scratch = new Uint8Array(256);
+  readonly #scratch = new Uint8Array(MAX_MESSAGE_BYTES);
 
   constructor(readonly adapter: I2cAdapter) {}
 
@@ -66,12 +70,18 @@ export class VirtioI2cDevice implements VirtioDevice {
   /** Serves one request; returns the bytes written into the chain (data + status). */
   #serve(chain: DescriptorChain): number {
     this.counters.requests++;
-    const statusRoom = chain.writableLength;
-    if (chain.readableLength < OUT_HEADER_SIZE || statusRoom < 1) {
-      // Not a request we can parse; answer with an error status where there is room for one.
+    // The status is the last device-writable byte; everything writable before it is read data.
+    const dataRoom = chain.writableLength - 1;
+    if (dataRoom < 0) {
+      // Nowhere to put a status: the driver learns nothing, but the ring moves on.
       this.counters.malformed++;
       this.#failGroup = false;
-      return statusRoom >= 1 ? this.#finish(chain, 0, STATUS_ERR) : 0;
+      return 0;
+    }
+    if (chain.readableLength < OUT_HEADER_SIZE) {
+      this.counters.malformed++;
+      this.#failGroup = false;
+      return this.#fail(chain, dataRoom);
     }
     const request = chain.readAll();
     const header = new DataView(request.buffer, request.byteOffset, OUT_HEADER_SIZE);
@@ -79,24 +89,50 @@ export class VirtioI2cDevice implements VirtioDevice {
     const flags = header.getUint32(4, true);
     const address = wireAddress >> 1; // the 7-bit address travels shifted left by one
     const isRead = (flags & FLAG_M_RD) !== 0;
-    const readLength = statusRoom - 1;
-    let ok: boolean;
-    if (this.#failGroup || wireAddress > 0xff) {
-      ok = false;
+    const writeData = request.subarray(OUT_HEADER_SIZE);
+    let ok = false;
+    if (this.#failGroup) {
+      // §5.21.6: an earlier request of the group failed: fail this one without attempting it.
+    } else if (!this.#wellFormed(wireAddress, isRead, dataRoom, writeData.length)) {
+      this.counters.malformed++;
     } else if (isRead) {
-      const data = readLength <= this.#scratch.length
-        ? this.#scratch.subarray(0, readLength)
-        : new Uint8Array(readLength);
+      const data = this.#scratch.subarray(0, dataRoom);
       data.fill(IDLE_BUS_BYTE);
       ok = this.adapter.read(address, data);
-      if (!ok) data.fill(IDLE_BUS_BYTE);
-      chain.writeAll(data);
+      if (ok) chain.writeAll(data);
     } else {
-      ok = this.adapter.write(address, request.subarray(OUT_HEADER_SIZE));
+      ok = this.adapter.write(address, writeData);
     }
     this.#failGroup = !ok && (flags & FLAG_FAIL_NEXT) !== 0;
-    if (!ok) this.counters.failed++;
-    return this.#finish(chain, isRead ? readLength : 0, ok ? STATUS_OK : STATUS_ERR);
+    if (!ok) return this.#fail(chain, dataRoom);
+    return this.#finish(chain, dataRoom, STATUS_OK);
+  }
+
+  /**
+   * A request this bus can carry: a 7-bit address (10-bit ones have bits above 7 set), a buffer
+   * that goes the way M_RD says (device-writable data only for reads, device-readable data only
+   * for writes), and no longer than Linux's i2c-dev lets any message be.
+   */
+  #wellFormed(wireAddress: number, isRead: boolean, dataRoom: number, writeLength: number): boolean {
+    if (wireAddress > 0xff) return false;
+    if (isRead) return writeLength === 0 && dataRoom <= MAX_MESSAGE_BYTES;
+    return dataRoom === 0 && writeLength <= MAX_MESSAGE_BYTES;
+  }
+
+  /**
+   * A failed request. Read data is filled with what an undriven bus reads BEFORE the status is
+   * set, so a driver that looks at the buffer anyway (i2cdetect does) never sees stale bytes.
+   */
+  #fail(chain: DescriptorChain, dataRoom: number): number {
+    this.counters.failed++;
+    let left = dataRoom;
+    for (const buffer of chain.writable) {
+      if (left === 0) break;
+      const n = Math.min(buffer.length, left);
+      buffer.fill(IDLE_BUS_BYTE, 0, n);
+      left -= n;
+    }
+    return this.#finish(chain, dataRoom, STATUS_ERR);
   }
 
   /** Writes the status into the last writable byte (after any data) and returns the used length. */
