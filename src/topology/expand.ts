@@ -5,7 +5,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { formatPath, type PathSegment, suggestion } from "./issue.ts";
-import type { Board, BoardExtras, Cage, FormFactor, ModuleSpec, Olt, Topology } from "./model.ts";
+import type { Board, BoardExtras, BoardKind, Cage, FormFactor, ModuleSpec, Olt, Topology } from "./model.ts";
 import {
   type BoardDocument,
   builtinDefaults,
@@ -151,8 +151,33 @@ export function resolveTopology(document: TopologyDocument, options: ResolveOpti
     ...(options.file === undefined ? {} : { file: options.file }),
     ...(stateDir === undefined ? {} : { stateDir }),
     socketDir,
+    kinds: resolveKinds(context),
     olts,
   };
+}
+
+/** Each kind with a cage count, laid out as kind → defaults → built-in defaults. */
+function resolveKinds({ kinds, defaults, cageCounts }: Context): Record<string, BoardKind> {
+  const resolved: Record<string, BoardKind> = {};
+  for (const [name, kind] of kinds) {
+    const cageCount = cageCounts.get(name);
+    if (cageCount === undefined) continue;
+    const inherited = <K extends keyof typeof builtinDefaults>(key: K) =>
+      kind[key] ?? defaults[key] ?? builtinDefaults[key];
+    const formFactor = inherited("formFactor");
+    resolved[name] = {
+      ...(kind.description === undefined ? {} : { description: kind.description }),
+      cageCount,
+      formFactor,
+      cageFormFactors: Array.from(
+        { length: cageCount },
+        (_, index) => kind.cageFormFactors?.get(index + 1) ?? formFactor,
+      ),
+      extras: boardExtras(inherited("idEeprom"), inherited("temperatureSensor")),
+      dataReadyDelayMs: inherited("dataReadyDelayMs"),
+    };
+  }
+  return resolved;
 }
 
 /** The cage count of each kind, checking what a kind alone can get wrong. */

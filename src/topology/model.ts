@@ -12,7 +12,23 @@ export interface Topology {
   stateDir?: string;
   /** Absolute directory of the default socket paths. */
   socketDir?: string;
+  /**
+   * Every board kind by name, resolved (kind → defaults): a board can be re-inserted as any of
+   * them. Look names up with Object.hasOwn: a name from a user may be "constructor".
+   */
+  kinds: Readonly<Record<string, BoardKind>>;
   olts: Olt[];
+}
+
+/** A board kind's layout, as a board of that kind gets it when nothing on the board overrides it. */
+export interface BoardKind {
+  description?: string;
+  cageCount: number;
+  formFactor: FormFactor;
+  /** Exactly `cageCount` entries: the form factor of cage 1, 2, ... */
+  cageFormFactors: FormFactor[];
+  extras: BoardExtras;
+  dataReadyDelayMs: number;
 }
 
 export interface Olt {
