@@ -36,6 +36,7 @@ import {
   A2_PAGE_START,
   type Device,
   DEVICE_SIZE,
+  field,
   I2C_ADDRESS,
   type NumberField,
   thresholdField,
@@ -77,7 +78,9 @@ export type ModuleEvent =
     readonly diagnostic: DiagnosticName;
     readonly level: ThresholdLevel;
     readonly raised: boolean;
-  };
+  }
+  /** The host changed the user EEPROM (A2h bytes 128-247 of page 00h): the store saves it. */
+  | { readonly type: "userEeprom" };
 
 export interface ModuleOptions {
   overrides?: ModuleOverrides;
@@ -92,6 +95,7 @@ const EXTENDED_CONTROL = bitField("extendedControl");
 const ALARM_FLAGS = bitField("alarmFlags");
 const WARNING_FLAGS = bitField("warningFlags");
 const PAGE_SELECT = numberField("pageSelect");
+const USER_EEPROM = field("userEeprom");
 
 /** The A2h word each diagnostic is reported in. */
 const LIVE_FIELDS: Record<DiagnosticName, NumberField> = {
@@ -231,13 +235,22 @@ export class SfpModule {
       return true;
     }
     const softTxDisableBefore = readBit(this.#a2, STATUS, "softTxDisable");
+    let userEepromChanged = false;
     for (let i = 1; i < data.length; i++) {
-      this.#storeA2(pointer, data[i]);
+      const changed = this.#storeA2(pointer, data[i]);
+      if (changed && this.#isUserEepromByte(pointer)) userEepromChanged = true;
       pointer = (pointer + 1) % DEVICE_SIZE;
     }
     this.#pointers.A2 = pointer;
     this.#afterA2Write(softTxDisableBefore);
+    if (userEepromChanged) this.#emit([{ type: "userEeprom" }]);
     return true;
+  }
+
+  /** Whether offset is in the user EEPROM of page 00h (other pages are not kept across restarts). */
+  #isUserEepromByte(offset: number): boolean {
+    return offset >= USER_EEPROM.offset && offset < USER_EEPROM.offset + USER_EEPROM.size &&
+      this.#currentPage() === this.#pages[0];
   }
 
   #deviceAt(address: number): Device | undefined {
@@ -256,16 +269,17 @@ export class SfpModule {
     return this.#currentPage()?.[offset - A2_PAGE_START] ?? ABSENT_BYTE;
   }
 
-  #storeA2(offset: number, value: number): void {
+  /** Stores one host-written byte through its write mask; whether the byte changed. */
+  #storeA2(offset: number, value: number): boolean {
     const mask = this.#a2WriteMasks[offset];
-    if (mask === 0) return;
-    if (offset < A2_PAGE_START) {
-      this.#a2[offset] = (this.#a2[offset] & ~mask) | (value & mask);
-      return;
-    }
+    if (mask === 0) return false;
     // Pages that do not exist take no writes.
-    const page = this.#currentPage();
-    if (page) page[offset - A2_PAGE_START] = (page[offset - A2_PAGE_START] & ~mask) | (value & mask);
+    const bytes = offset < A2_PAGE_START ? this.#a2 : this.#currentPage();
+    if (!bytes) return false;
+    const at = offset < A2_PAGE_START ? offset : offset - A2_PAGE_START;
+    const before = bytes[at];
+    bytes[at] = (before & ~mask) | (value & mask);
+    return bytes[at] !== before;
   }
 
   #afterA2Write(softTxDisableBefore: boolean): void {
@@ -403,6 +417,26 @@ export class SfpModule {
     const page = this.#currentPage();
     if (page) image.set(page, A2_PAGE_START);
     return image;
+  }
+
+  /**
+   * The user EEPROM (A2h bytes 128-247 of page 00h) as stored now, whatever page the host has
+   * selected; empty for a module without A2h.
+   */
+  userEeprom(): Uint8Array {
+    if (!this.#hasA2h) return new Uint8Array(0);
+    const start = USER_EEPROM.offset - A2_PAGE_START;
+    return this.#pages[0].slice(start, start + USER_EEPROM.size);
+  }
+
+  /** Puts back user EEPROM bytes saved from userEeprom() (after a restart); emits no event. */
+  restoreUserEeprom(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("restoreUserEeprom needs a Uint8Array");
+    const size = this.#hasA2h ? USER_EEPROM.size : 0;
+    if (bytes.length !== size) {
+      throw new RangeError(`module ${this.profile.id} has ${size} user EEPROM bytes, got ${bytes.length}`);
+    }
+    this.#pages[0]?.set(bytes, USER_EEPROM.offset - A2_PAGE_START);
   }
 
   /** Every field of the images as a guest reads them now, decoded through the field map. */
