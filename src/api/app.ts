@@ -5,29 +5,17 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { streamSSE } from "hono/streaming";
-import type { CageModule } from "../board/cage.ts";
 import { LabError } from "../lab/errors.ts";
-import type { Lab } from "../lab/lab.ts";
+import type { Lab, LabModule } from "../lab/lab.ts";
 import type { LabEvent } from "../lab/events.ts";
 import {
   BodyError,
-  type DiagnosticKey,
   parseBoardInsert,
   parseDiagnosticsPatch,
   parseModuleSpec,
   parseSignalsPatch,
   readJson,
 } from "./request-body.ts";
-
-/** What the API needs from a module beyond what a cage needs (src/sfp/module.ts's SfpModule fits). */
-export interface ApiModule extends CageModule {
-  diagnostics(): Readonly<Record<DiagnosticKey, number>>;
-  setDiagnostics(patch: Partial<Record<DiagnosticKey, number>>): void;
-  forceSignal(signal: "rxLos" | "txFault", value: boolean | null): void;
-  readonly txDisabled: boolean;
-  a0(): Uint8Array;
-  a2(): Uint8Array;
-}
 
 export interface CatalogEntry {
   id: string;
@@ -36,16 +24,14 @@ export interface CatalogEntry {
   [field: string]: unknown;
 }
 
-export interface ApiOptions<M extends ApiModule> {
+export interface ApiOptions<M extends LabModule> {
   lab: Lab<M>;
   catalog: () => CatalogEntry[];
   version: string;
   /** When set, every route needs `Authorization: Bearer <token>`. */
   token?: string;
-  /** Details for GET .../module beyond describe(): flags, forced signals, timers. */
+  /** Details for GET .../module beyond describe(): flags, timers. */
   moduleState?: (module: M) => Record<string, unknown>;
-  /** Board kinds a board may be re-inserted as (PUT /olts/{olt}/boards/{board} with { kind }). */
-  boardKinds?: () => Record<string, { cageCount: number; formFactor: string }>;
 }
 
 const STATUS = { not_found: 404, conflict: 409, invalid: 422 } as const;
@@ -72,7 +58,7 @@ function cageNumber(text: string): number {
   return n;
 }
 
-export function createApi<M extends ApiModule>(options: ApiOptions<M>): Hono {
+export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
   const { lab } = options;
   const app = new Hono().basePath("/api/v1");
 
@@ -124,8 +110,14 @@ export function createApi<M extends ApiModule>(options: ApiOptions<M>): Hono {
   const describeModule = (module: M) => ({
     ...lab.modules.describe(module),
     diagnostics: module.diagnostics(),
-    signals: { rxLos: module.rxLos, txFault: module.txFault, txDisabled: module.txDisabled },
+    signals: signalsOf(module),
     ...options.moduleState?.(module),
+  });
+  const signalsOf = (module: M) => ({
+    rxLos: module.rxLos,
+    txFault: module.txFault,
+    txDisabled: module.txDisabled,
+    forced: lab.forcedSignals(module),
   });
 
   app.get(modulePath, (c) => {
@@ -148,26 +140,16 @@ export function createApi<M extends ApiModule>(options: ApiOptions<M>): Hono {
 
   app.patch(`${modulePath}/diagnostics`, async (c) => {
     const t = target(c);
-    const patch = parseDiagnosticsPatch(await readJson(c));
-    const module = lab.module(t.olt, t.board, t.cage);
-    try {
-      module.setDiagnostics(patch);
-    } catch (error) {
-      throw new BodyError(422, "invalid", (error as Error).message, c.req.path);
-    }
+    lab.module(t.olt, t.board, t.cage); // 404 for an empty cage before a 4xx about the body
+    const module = lab.setDiagnostics(t.olt, t.board, t.cage, parseDiagnosticsPatch(await readJson(c)));
     return c.json({ diagnostics: module.diagnostics() });
   });
 
   app.patch(`${modulePath}/signals`, async (c) => {
     const t = target(c);
-    const patch = parseSignalsPatch(await readJson(c));
-    const module = lab.module(t.olt, t.board, t.cage);
-    for (const [signal, value] of Object.entries(patch)) {
-      module.forceSignal(signal as "rxLos" | "txFault", value);
-    }
-    return c.json({
-      signals: { rxLos: module.rxLos, txFault: module.txFault, txDisabled: module.txDisabled },
-    });
+    lab.module(t.olt, t.board, t.cage);
+    const module = lab.forceSignals(t.olt, t.board, t.cage, parseSignalsPatch(await readJson(c)));
+    return c.json({ signals: signalsOf(module) });
   });
 
   app.get(`${modulePath}/eeprom`, (c) => {
@@ -184,37 +166,14 @@ export function createApi<M extends ApiModule>(options: ApiOptions<M>): Hono {
   app.put("/olts/:olt/boards/:board", async (c) => {
     const oltId = c.req.param("olt");
     const boardId = c.req.param("board");
-    const current = lab.board(oltId, boardId);
+    lab.board(oltId, boardId); // 404 before a 4xx about the body
     const text = await c.req.text();
     const { kind } = parseBoardInsert(text.trim() ? parseJsonText(text, c.req.path) : {});
-    let replacement;
-    if (kind && kind !== current.spec.kind) {
-      const layout = options.boardKinds?.()[kind];
-      if (!layout) {
-        const known = Object.keys(options.boardKinds?.() ?? {}).join(", ") || "none";
-        throw new BodyError(
-          422,
-          "invalid",
-          `unknown board kind "${kind}"; known kinds: ${known}`,
-          `${c.req.path}#kind`,
-        );
-      }
-      replacement = {
-        ...current.spec,
-        kind,
-        cageCount: layout.cageCount,
-        formFactor: layout.formFactor as typeof current.spec.formFactor,
-        cages: Array.from(
-          { length: layout.cageCount },
-          (_, i) => ({
-            id: i + 1,
-            formFactor: layout.formFactor as typeof current.spec.formFactor,
-            module: null,
-          }),
-        ),
-      };
+    if (kind !== undefined && !Object.hasOwn(lab.topology.kinds, kind)) {
+      const known = Object.keys(lab.topology.kinds).join(", ") || "none";
+      throw new BodyError(422, "invalid", `unknown board kind "${kind}"; known kinds: ${known}`, "body.kind");
     }
-    const board = lab.insertBoard(oltId, boardId, replacement);
+    const board = lab.insertBoard(oltId, boardId, kind);
     return c.json({ inserted: board.path, kind: board.spec.kind, cages: board.planes.cages.length });
   });
 

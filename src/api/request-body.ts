@@ -78,28 +78,38 @@ export function parseDiagnosticsPatch(
   return patch;
 }
 
-export function parseModuleSpec(value: unknown): ModuleSpec {
-  const body = object(value, "body");
-  onlyKeys(body, ["profile", ...OVERRIDE_KEYS, "diagnostics"], "body");
+/** `{ profile, ...overrides, diagnostics? }`: a PUT .../module body, and a module in the state file. */
+export function parseModuleSpec(value: unknown, where = "body"): ModuleSpec {
+  const body = object(value, where);
+  onlyKeys(body, ["profile", ...OVERRIDE_KEYS, "diagnostics"], where);
   if (typeof body.profile !== "string" || !body.profile) {
-    throw new BodyError(422, "invalid", `"profile" (a catalog profile id) is required`, "body.profile");
+    throw new BodyError(422, "invalid", `"profile" (a catalog profile id) is required`, `${where}.profile`);
   }
   const overrides: Record<string, string> = {};
   for (const key of OVERRIDE_KEYS) {
     if (body[key] === undefined) continue;
     if (typeof body[key] !== "string") {
-      throw new BodyError(422, "invalid", `${key} must be a string`, `body.${key}`);
+      throw new BodyError(422, "invalid", `${key} must be a string`, `${where}.${key}`);
     }
     overrides[key] = body[key] as string;
   }
   const spec: ModuleSpec = { profile: body.profile, overrides };
   if (body.diagnostics !== undefined) {
-    spec.diagnostics = parseDiagnosticsPatch(body.diagnostics, "body.diagnostics");
+    spec.diagnostics = parseDiagnosticsPatch(body.diagnostics, `${where}.diagnostics`);
   }
   return spec;
 }
 
-export function parseSignalsPatch(value: unknown): Record<"rxLos" | "txFault", boolean | null> {
+/** The inverse of parseModuleSpec. */
+export function moduleSpecJson(spec: ModuleSpec): Record<string, unknown> {
+  return {
+    profile: spec.profile,
+    ...spec.overrides,
+    ...(spec.diagnostics === undefined ? {} : { diagnostics: spec.diagnostics }),
+  };
+}
+
+export function parseSignalsPatch(value: unknown): Partial<Record<"rxLos" | "txFault", boolean | null>> {
   const body = object(value, "body");
   onlyKeys(body, ["rxLos", "txFault"], "body");
   for (const [key, v] of Object.entries(body)) {
@@ -107,7 +117,7 @@ export function parseSignalsPatch(value: unknown): Record<"rxLos" | "txFault", b
       throw new BodyError(422, "invalid", `${key} must be true, false or null (automatic)`, `body.${key}`);
     }
   }
-  return body as Record<"rxLos" | "txFault", boolean | null>;
+  return body as Partial<Record<"rxLos" | "txFault", boolean | null>>;
 }
 
 export function parseBoardInsert(value: unknown): { kind?: string } {

@@ -10,6 +10,9 @@ import { VirtioI2cDevice } from "../virtio/i2c.ts";
 import { type ListenerEvent, VhostUserListener } from "../vhost/listener.ts";
 import type { EventBus } from "./events.ts";
 
+/** Module events whose lab event name is not just `module-<type>`. */
+const MODULE_EVENT_TYPES = new Map([["userEeprom", "user-eeprom-written"]]);
+
 export class LabBoard<M extends CageModule = CageModule> {
   readonly planes: BoardPlanes<M>;
   readonly i2cDevice: VirtioI2cDevice;
@@ -99,7 +102,11 @@ export class LabBoard<M extends CageModule = CageModule> {
           this.events.publish("module-removed", path, this.describe(event.module));
         } else if (event.event && typeof event.event === "object") {
           const { type, ...rest } = event.event as { type?: string };
-          this.events.publish(`module-${type ?? "changed"}`, path, rest);
+          this.events.publish(
+            MODULE_EVENT_TYPES.get(type ?? "") ?? `module-${type ?? "changed"}`,
+            path,
+            rest,
+          );
         }
       });
     }

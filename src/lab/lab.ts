@@ -1,25 +1,74 @@
 // The running system: every OLT and board of a topology, their cages and modules, and the
-// operations a test engineer performs on them (plug, unplug, pull a board, put it back).
+// operations a test engineer performs on them (plug, unplug, change readings, force pins, pull a
+// board, put it back). Every operation publishes an event; the store (src/store/) saves from them.
 import type { EventLoop } from "../native/event-loop.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CageModule } from "../board/cage.ts";
 import { BoardPlanes } from "../board/board.ts";
-import type { Board as BoardSpec, ModuleSpec, Topology } from "../topology/model.ts";
+import type {
+  Board as BoardSpec,
+  BoardKind,
+  ModuleDiagnostics,
+  ModuleSpec,
+  Topology,
+} from "../topology/model.ts";
 import { LabError } from "./errors.ts";
 import { EventBus } from "./events.ts";
 import { LabBoard } from "./lab-board.ts";
 
+/** An output pin the test engineer can force: RX_LOS or TX_FAULT. */
+export type ForcibleSignal = "rxLos" | "txFault";
+export const FORCIBLE_SIGNALS: readonly ForcibleSignal[] = ["rxLos", "txFault"];
+/** true/false: forced high/low; null: the module decides (automatic). */
+export type ForcedSignals = Record<ForcibleSignal, boolean | null>;
+
+/** What the lab needs from a module: what a cage needs, plus readings, forcing and images. */
+export interface LabModule extends CageModule {
+  diagnostics(): Readonly<Required<ModuleDiagnostics>>;
+  setDiagnostics(patch: ModuleDiagnostics): void;
+  forceSignal(signal: ForcibleSignal, value: boolean | null): void;
+  readonly txDisabled: boolean;
+  a0(): Uint8Array;
+  a2(): Uint8Array;
+  /** The bytes a host may write and expects to keep (SFF-8472 user EEPROM, A2h 128-247). */
+  userEeprom(): Uint8Array;
+  restoreUserEeprom(bytes: Uint8Array): void;
+}
+
 /** How the lab makes modules; src/lab/sfp-modules.ts adapts the SFP model to it. */
-export interface ModuleFactory<M extends CageModule> {
+export interface ModuleFactory<M extends LabModule> {
   /** A module from a spec; throws LabError("invalid") for an unknown profile or bad override. */
   create(spec: ModuleSpec, options: { dataReadyDelayMs: number }): M;
   /** The module as the API shows it (profile, vendorName, vendorPn, vendorSn, ...). */
   describe(module: M): Record<string, unknown>;
-  /** The spec that would make this module again (what the store persists). */
+  /** The spec this module was made from. */
   specOf(module: M): ModuleSpec;
 }
 
-export interface LabOptions<M extends CageModule> {
+/** A cage as the store keeps it: what is plugged, with what the user set since, or null. */
+export interface CageState {
+  /** Profile, overrides and every diagnostic value the user set (at plug time or since). */
+  module: ModuleSpec | null;
+  forcedSignals: ForcedSignals;
+  /** Absent for an empty cage (and for a module without user EEPROM: zero bytes). */
+  userEeprom?: Uint8Array;
+}
+
+export interface BoardState {
+  kind: string;
+  /** Pulled out of its slot: no sockets. */
+  removed: boolean;
+}
+
+/** The whole lab as the store keeps it, keyed by path (`olt/board`, `olt/board/cage`). */
+export interface LabState {
+  boards: Map<string, BoardState>;
+  cages: Map<string, CageState>;
+}
+
+export const AUTOMATIC_SIGNALS: Readonly<ForcedSignals> = Object.freeze({ rxLos: null, txFault: null });
+
+export interface LabOptions<M extends LabModule> {
   topology: Topology;
   modules: ModuleFactory<M>;
   loop: EventLoop;
@@ -27,11 +76,32 @@ export interface LabOptions<M extends CageModule> {
   events?: EventBus;
 }
 
-export class Lab<M extends CageModule = CageModule> {
+/** A board spec of another kind for the same slot: the kind's layout, the board's id, slot and sockets. */
+export function boardOfKind(current: BoardSpec, kindName: string, kind: BoardKind): BoardSpec {
+  return {
+    id: current.id,
+    slot: current.slot,
+    kind: kindName,
+    ...(kind.description === undefined ? {} : { description: kind.description }),
+    cageCount: kind.cageCount,
+    formFactor: kind.formFactor,
+    extras: structuredClone(kind.extras),
+    sockets: { ...current.sockets },
+    cages: kind.cageFormFactors.map((formFactor, index) => ({ id: index + 1, formFactor, module: null })),
+    dataReadyDelayMs: kind.dataReadyDelayMs,
+  };
+}
+
+export class Lab<M extends LabModule = LabModule> {
   readonly events: EventBus;
   readonly topology: Topology;
   readonly modules: ModuleFactory<M>;
   readonly #boards = new Map<string, LabBoard<M>>();
+  /** Each board as the topology has it, for putting it back as its own kind. */
+  readonly #topologySpecs = new Map<string, BoardSpec>();
+  /** What the user changed on a module since it was plugged (the store saves it). */
+  readonly #diagnosticsSet = new WeakMap<M, ModuleDiagnostics>();
+  readonly #forced = new WeakMap<M, ForcedSignals>();
   readonly #loop: EventLoop;
   readonly #log: Logger;
 
@@ -42,7 +112,10 @@ export class Lab<M extends CageModule = CageModule> {
     this.#log = options.log;
     this.events = options.events ?? new EventBus();
     for (const olt of this.topology.olts) {
-      for (const spec of olt.boards) this.#boards.set(`${olt.id}/${spec.id}`, this.#makeBoard(olt.id, spec));
+      for (const spec of olt.boards) {
+        this.#boards.set(`${olt.id}/${spec.id}`, this.#makeBoard(olt.id, spec));
+        this.#topologySpecs.set(`${olt.id}/${spec.id}`, spec);
+      }
     }
   }
 
@@ -50,18 +123,38 @@ export class Lab<M extends CageModule = CageModule> {
     return new LabBoard<M>(oltId, spec, this.events, this.#log, (m) => this.modules.describe(m), planes);
   }
 
-  /** Plugs the topology's initial modules (where `plugged` does not already say otherwise) and opens every socket. */
-  start(): void {
-    for (const board of this.#boards.values()) {
-      for (const cage of board.spec.cages) {
-        if (cage.module && !board.planes.cage(cage.id)!.module) {
-          board.planes.cage(cage.id)!.plug(this.modules.create(cage.module, board.spec));
+  /**
+   * Fills the cages and opens every socket. A cage in `saved` starts as saved (a restart); any
+   * other cage gets the topology's initial module. Boards saved as removed stay out of their slots.
+   */
+  start(saved?: LabState): void {
+    for (const [path, board] of [...this.#boards]) {
+      const savedKind = saved?.boards.get(path)?.kind;
+      let current = board;
+      if (savedKind !== undefined && savedKind !== board.spec.kind) {
+        try {
+          current = this.#relayout(board, this.#specOfKind(board, savedKind));
+        } catch (error) {
+          this.#log.warn("saved board kind not restored", { board: path, kind: savedKind, error });
+        }
+      }
+      for (const cageSpec of current.spec.cages) {
+        const savedCage = saved?.cages.get(`${path}/${cageSpec.id}`);
+        if (savedCage && this.#restoreCage(current, cageSpec.id, savedCage)) continue;
+        const cage = current.planes.cage(cageSpec.id)!;
+        if (!cageSpec.module || cage.module) continue;
+        try {
+          cage.plug(this.modules.create(cageSpec.module, current.spec));
+        } catch (error) {
+          // The topology's profiles were checked against the catalog; an override may still not fit.
+          this.#log.warn("topology module not plugged", { cage: `${path}/${cageSpec.id}`, error });
         }
       }
     }
     const started: LabBoard<M>[] = [];
     try {
-      for (const board of this.#boards.values()) {
+      for (const [path, board] of this.#boards) {
+        if (saved?.boards.get(path)?.removed) continue;
         board.insert(this.#loop);
         started.push(board);
       }
@@ -69,6 +162,35 @@ export class Lab<M extends CageModule = CageModule> {
       for (const board of started) board.remove();
       throw error;
     }
+  }
+
+  /** Plugs a saved module; false when it cannot be made again (the topology's module is used). */
+  #restoreCage(board: LabBoard<M>, cageId: number, saved: CageState): boolean {
+    if (!saved.module) return true; // the user emptied it: stays empty
+    const path = `${board.path}/${cageId}`;
+    let module: M;
+    try {
+      module = this.modules.create(saved.module, board.spec);
+      for (const signal of FORCIBLE_SIGNALS) {
+        if (saved.forcedSignals[signal] !== null) module.forceSignal(signal, saved.forcedSignals[signal]);
+      }
+    } catch (error) {
+      this.#log.warn("saved module cannot be restored; the cage starts as the topology says", {
+        cage: path,
+        profile: saved.module.profile,
+        error,
+      });
+      return false;
+    }
+    try {
+      if (saved.userEeprom) module.restoreUserEeprom(saved.userEeprom);
+    } catch (error) {
+      // Another profile of the same id may have a different EEPROM: the module is still worth having.
+      this.#log.warn("saved user EEPROM not restored", { cage: path, error });
+    }
+    this.#forced.set(module, { ...saved.forcedSignals });
+    board.planes.cage(cageId)!.plug(module);
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -135,6 +257,44 @@ export class Lab<M extends CageModule = CageModule> {
     return cage.module;
   }
 
+  /** Changes live readings (human units); the module keeps flags and pins consistent. */
+  setDiagnostics(oltId: string, boardId: string, cageId: number, patch: ModuleDiagnostics): M {
+    const module = this.module(oltId, boardId, cageId);
+    const path = `${oltId}/${boardId}/${cageId}`;
+    try {
+      module.setDiagnostics(patch);
+    } catch (error) {
+      throw new LabError("invalid", (error as Error).message, path);
+    }
+    this.#diagnosticsSet.set(module, { ...this.#diagnosticsSet.get(module), ...patch });
+    this.events.publish("diagnostics-set", path, { diagnostics: { ...patch } });
+    return module;
+  }
+
+  /** Forces RX_LOS / TX_FAULT (true, false) or returns them to automatic (null). */
+  forceSignals(
+    oltId: string,
+    boardId: string,
+    cageId: number,
+    patch: Partial<ForcedSignals>,
+  ): M {
+    const module = this.module(oltId, boardId, cageId);
+    const forced = { ...(this.#forced.get(module) ?? AUTOMATIC_SIGNALS) };
+    for (const signal of FORCIBLE_SIGNALS) {
+      const value = patch[signal];
+      if (value === undefined) continue;
+      module.forceSignal(signal, value);
+      forced[signal] = value;
+    }
+    this.#forced.set(module, forced);
+    this.events.publish("signals-forced", `${oltId}/${boardId}/${cageId}`, { forced: { ...patch } });
+    return module;
+  }
+
+  forcedSignals(module: M): ForcedSignals {
+    return { ...(this.#forced.get(module) ?? AUTOMATIC_SIGNALS) };
+  }
+
   /** Pulls a board out of its slot: its sockets close; its cages keep their modules. */
   async removeBoard(oltId: string, boardId: string): Promise<void> {
     const board = this.board(oltId, boardId);
@@ -144,34 +304,76 @@ export class Lab<M extends CageModule = CageModule> {
   }
 
   /**
-   * Puts a board back. With another layout (a board of another kind in the same slot), cages that
-   * exist on both keep their modules; the others are emptied.
+   * Puts a board back, as its own kind or as another kind of the topology. With another layout,
+   * cages that exist on both keep their modules; the others are emptied.
    */
-  insertBoard(oltId: string, boardId: string, replacement?: BoardSpec): LabBoard<M> {
+  insertBoard(oltId: string, boardId: string, kind?: string): LabBoard<M> {
     let board = this.board(oltId, boardId);
     if (board.inserted) throw new LabError("conflict", `board ${board.path} is already inserted`, board.path);
-    if (
-      replacement &&
-      (replacement.cageCount !== board.spec.cageCount || replacement.formFactor !== board.spec.formFactor)
-    ) {
-      const planes = new BoardPlanes<M>({
-        cageCount: replacement.cageCount,
-        formFactor: replacement.formFactor,
-      });
-      for (const cage of board.planes.cages) {
-        const module = cage.module;
-        if (!module) continue;
-        cage.unplug();
-        planes.cage(cage.id)?.plug(module);
-      }
-      board = this.#makeBoard(oltId, replacement, planes);
-      this.#boards.set(`${oltId}/${boardId}`, board);
-    } else if (replacement) {
-      board.spec = replacement;
+    if (kind !== undefined && kind !== board.spec.kind) {
+      board = this.#relayout(board, this.#specOfKind(board, kind));
     }
     board.insert(this.#loop);
     this.events.publish("board-inserted", board.path, { slot: board.spec.slot, kind: board.spec.kind });
     return board;
+  }
+
+  #specOfKind(board: LabBoard<M>, kind: string): BoardSpec {
+    const original = this.#topologySpecs.get(board.path)!;
+    if (kind === original.kind) return original;
+    if (!Object.hasOwn(this.topology.kinds, kind)) {
+      const known = Object.keys(this.topology.kinds).join(", ") || "none";
+      throw new LabError("invalid", `unknown board kind "${kind}"; known kinds: ${known}`, board.path);
+    }
+    return boardOfKind(board.spec, kind, this.topology.kinds[kind]);
+  }
+
+  /** Gives an out-of-slot board another layout, moving the modules of cages both layouts have. */
+  #relayout(board: LabBoard<M>, spec: BoardSpec): LabBoard<M> {
+    if (spec.cageCount === board.spec.cageCount && spec.formFactor === board.spec.formFactor) {
+      board.spec = spec;
+      return board;
+    }
+    const planes = new BoardPlanes<M>({ cageCount: spec.cageCount, formFactor: spec.formFactor });
+    for (const cage of board.planes.cages) {
+      const module = cage.module;
+      if (!module) continue;
+      cage.unplug();
+      planes.cage(cage.id)?.plug(module);
+    }
+    const replacement = this.#makeBoard(board.oltId, spec, planes);
+    this.#boards.set(board.path, replacement);
+    return replacement;
+  }
+
+  /** One cage as the store keeps it. */
+  cageState(oltId: string, boardId: string, cageId: number): CageState {
+    const module = this.cage(oltId, boardId, cageId).cage.module;
+    if (!module) return { module: null, forcedSignals: { ...AUTOMATIC_SIGNALS } };
+    const spec = this.modules.specOf(module);
+    const diagnostics = { ...spec.diagnostics, ...this.#diagnosticsSet.get(module) };
+    return {
+      module: Object.keys(diagnostics).length > 0 ? { ...spec, diagnostics } : spec,
+      forcedSignals: this.forcedSignals(module),
+      userEeprom: module.userEeprom(),
+    };
+  }
+
+  boardState(oltId: string, boardId: string): BoardState {
+    const board = this.board(oltId, boardId);
+    return { kind: board.spec.kind, removed: !board.inserted };
+  }
+
+  /** Every board and cage as the store keeps them. */
+  state(): LabState {
+    const state: LabState = { boards: new Map(), cages: new Map() };
+    for (const [path, board] of this.#boards) {
+      state.boards.set(path, this.boardState(board.oltId, board.spec.id));
+      for (const cage of board.planes.cages) {
+        state.cages.set(`${path}/${cage.id}`, this.cageState(board.oltId, board.spec.id, cage.id));
+      }
+    }
+    return state;
   }
 
   /** The whole tree as GET /topology shows it. */
@@ -194,7 +396,8 @@ export class Lab<M extends CageModule = CageModule> {
             },
             cages: board.planes.cages.map((cage) => ({
               id: cage.id,
-              formFactor: cage.formFactor,
+              // The spec knows per-cage form factors (an SFP28 uplink on an SFP+ board); the planes do not.
+              formFactor: board.spec.cages[cage.id - 1]?.formFactor ?? cage.formFactor,
               module: cage.module ? this.modules.describe(cage.module) : null,
             })),
           };
