@@ -9,10 +9,14 @@ import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
 import { EventLoop } from "../native/event-loop.ts";
 import { closeNative } from "../native/library.ts";
 import { type Catalog, loadCatalog } from "../sfp/catalog.ts";
+import type { SfpModule } from "../sfp/module.ts";
 import { loadDefaultTopology } from "../topology/default.ts";
 import { formatIssue, TopologyError } from "../topology/issue.ts";
 import { loadTopologyFile } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
+import { LabStore } from "../store/lab-store.ts";
+import { reconcile } from "../store/reconcile.ts";
+import { STATE_FILE_NAME, StateFile, StateFileError } from "../store/state-file.ts";
 import { VERSION } from "../version.ts";
 
 const usage = `usage: sfpemu run [TOPOLOGY] [options]
@@ -23,7 +27,8 @@ virtio-i2c and virtio-gpio vhost-user sockets, and the HTTP API. Runs until Ctrl
   --api HOST:PORT        where the API listens (default 127.0.0.1:7040; port 0 picks one)
   --api-token TOKEN      require "Authorization: Bearer TOKEN" (or set SFPEMU_API_TOKEN)
   --allow-remote         let the API listen beyond loopback without a token
-  --state-dir DIR        sockets and saved state (default $XDG_STATE_HOME/sfpemu or ~/.local/state/sfpemu)
+  --state-dir DIR        sockets and saved state (default $XDG_STATE_HOME/sfpemu or ~/.local/state/sfpemu);
+                         a restart on the same directory finds the modules, settings and user EEPROM again
   --log-format json|text (default: text on a terminal, json otherwise)
   --log-level debug|info|warn|error`;
 
@@ -108,24 +113,27 @@ async function loadTopology(options: RunOptions, catalog: Catalog): Promise<Topo
     : loadDefaultTopology(loadOptions);
 }
 
-function printSummary(topology: Topology, apiUrl: string, stateDir: string): void {
+function printSummary(lab: Lab<SfpModule>, apiUrl: string, stateFile: string): void {
+  const topology = lab.topology;
   const lines = [
     `sfpemu ${VERSION}: topology "${topology.name}"${
       topology.file ? ` (${topology.file})` : " (built-in default)"
     }`,
   ];
-  for (const olt of topology.olts) {
-    for (const board of olt.boards) {
-      const plugged = board.cages.filter((c) => c.module).length;
-      lines.push(
-        `  ${olt.id}/${board.id}  slot ${board.slot}  ${board.kind}  ${board.cageCount} cages, ${plugged} modules`,
-      );
-      lines.push(`    i2c  ${board.sockets.i2c}`);
-      lines.push(`    gpio ${board.sockets.gpio}`);
-    }
+  for (const board of lab.boards) {
+    const { spec } = board;
+    const plugged = board.planes.cages.filter((c) => c.module).length;
+    lines.push(
+      `  ${board.path}  slot ${spec.slot}  ${spec.kind}  ${spec.cageCount} cages, ${plugged} modules` +
+        (board.inserted ? "" : "  (removed)"),
+    );
+    lines.push(`    i2c  ${spec.sockets.i2c}`);
+    lines.push(`    gpio ${spec.sockets.gpio}`);
   }
-  lines.push(`  state ${stateDir}`);
+  lines.push(`  state ${stateFile}`);
   lines.push(`  API   ${apiUrl}/api/v1  (try: curl ${apiUrl}/api/v1/topology)`);
+  // One machine-readable line, last: scripts and tests wait for it and take the API address from it.
+  lines.push(`ready api=${apiUrl} state=${stateFile}`);
   console.log(lines.join("\n"));
 }
 
@@ -165,18 +173,33 @@ export const runCommand: Command = {
       }
     }
 
+    let stateFile: StateFile;
+    try {
+      stateFile = StateFile.open(`${stateDir}/${STATE_FILE_NAME}`);
+    } catch (error) {
+      if (!(error instanceof StateFileError)) throw error;
+      console.error(`sfpemu run: ${error.message}; nothing was started`);
+      return 1;
+    }
+    const saved = stateFile.load();
+    for (const problem of saved.problems) log.warn("saved state ignored", { problem });
+    const { state, notes } = reconcile(saved, topology, new Set(catalog.keys()));
+    for (const note of notes) log[note.level](`state: ${note.message}`, { path: note.path });
     const loop = new EventLoop((error) => log.error("event handler failed", { error }));
     const modules = sfpModuleFactory(catalog);
     const lab = new Lab({ topology, modules, loop, log });
+    const store = new LabStore(stateFile, lab, { log });
     lab.events.subscribe((event) => log.debug(event.type, { path: event.path }));
     try {
-      lab.start();
+      lab.start(state);
     } catch (error) {
       await lab.stop();
       await loop.stop();
+      store.close();
       console.error(`sfpemu run: cannot open the board sockets: ${(error as Error).message}`);
       return 1;
     }
+    store.start();
     loop.start();
 
     const app = createApi({
@@ -202,6 +225,7 @@ export const runCommand: Command = {
         onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
       }, app.fetch);
     } catch (error) {
+      store.close();
       await lab.stop();
       await loop.stop();
       console.error(
@@ -211,7 +235,7 @@ export const runCommand: Command = {
     }
     const addr = await listening.promise;
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    printSummary(topology, `http://${host}:${addr.port}`, stateDir);
+    printSummary(lab, `http://${host}:${addr.port}`, store.file);
     log.info("running", { boards: lab.boards.length, api: `${host}:${addr.port}` });
 
     const stopped = Promise.withResolvers<string>();
@@ -225,6 +249,7 @@ export const runCommand: Command = {
     // returned, and only then the library unloaded.
     log.info("shutting down", { signal: reason });
     await server.shutdown();
+    store.close();
     await lab.stop();
     await loop.stop();
     closeNative();

@@ -1,0 +1,356 @@
+// The state file: one SQLite database (node:sqlite) in the state directory that holds what the lab
+// must find again after a restart: per board its kind and whether it is pulled out, per cage the
+// module (profile, overrides, diagnostics the user set), forced pins and the user EEPROM bytes.
+//
+// Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
+// the call returns, so SIGKILL or a crash of sfpemu loses nothing; only a power cut can lose the last
+// few commits, and never corrupts the file. FULL would fsync on every plug and every EEPROM save for
+// a guarantee an emulator's lab state does not need.
+//
+// The file is untrusted input: a file that is not ours (another program's database, garbage, a
+// newer schema, a damaged image) is refused with a message naming it and never modified; a row
+// that does not make sense is reported and ignored.
+import { DatabaseSync } from "node:sqlite";
+import { BodyError, moduleSpecJson, parseModuleSpec } from "../api/request-body.ts";
+import type { BoardState, CageState, ForcedSignals, LabState } from "../lab/lab.ts";
+
+export const STATE_FILE_NAME = "sfpemu-state.db";
+
+/** PRAGMA application_id "SFPE": tells our file from another program's SQLite database. */
+const APPLICATION_ID = 0x53465045;
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+  CREATE TABLE board (
+    olt TEXT NOT NULL, board TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    topology_kind TEXT NOT NULL,
+    removed INTEGER NOT NULL,
+    PRIMARY KEY (olt, board)
+  ) STRICT;
+  CREATE TABLE cage (
+    olt TEXT NOT NULL, board TEXT NOT NULL, cage INTEGER NOT NULL,
+    module TEXT,
+    rx_los_forced INTEGER,
+    tx_fault_forced INTEGER,
+    user_eeprom BLOB,
+    PRIMARY KEY (olt, board, cage)
+  ) STRICT;
+`;
+
+/** SQLite result codes (sqlite3.h) that say something about the file. */
+const SQLITE_BUSY = 5;
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+
+export class StateFileError extends Error {
+  override name = "StateFileError";
+  constructor(readonly file: string, message: string) {
+    super(`state file ${file} ${message}`);
+  }
+}
+
+/** A saved board; `topologyKind` is the kind the topology gave it when it was saved. */
+export interface SavedBoard extends BoardState {
+  topologyKind: string;
+}
+
+export interface SavedState extends LabState {
+  boards: Map<string, SavedBoard>;
+  /** The topology the state was saved for; undefined in a new file. */
+  topologyName?: string;
+  /** Rows that were ignored, each with why. */
+  problems: string[];
+}
+
+type Row = Record<string, unknown>;
+
+export class StateFile {
+  readonly #db: DatabaseSync;
+
+  private constructor(readonly file: string, db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Opens (or creates) the state file and takes it for this process alone. */
+  static open(file: string): StateFile {
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(file);
+    } catch (error) {
+      throw new StateFileError(file, `cannot be opened: ${(error as Error).message}`);
+    }
+    try {
+      prepare(db, file);
+    } catch (error) {
+      db.close();
+      if (error instanceof StateFileError) throw error;
+      throw new StateFileError(file, explain(error));
+    }
+    return new StateFile(file, db);
+  }
+
+  load(): SavedState {
+    const state: SavedState = {
+      boards: new Map(),
+      cages: new Map(),
+      problems: [],
+    };
+    const name = this.#db.prepare("SELECT value FROM meta WHERE key = 'topology'").get() as Row | undefined;
+    if (typeof name?.value === "string") state.topologyName = name.value;
+    for (const row of this.#db.prepare("SELECT * FROM board ORDER BY olt, board").all() as Row[]) {
+      const problem = checkIds(row) ??
+        (typeof row.kind !== "string" || typeof row.topology_kind !== "string"
+          ? "kind is not text"
+          : row.removed !== 0 && row.removed !== 1
+          ? "removed is not 0 or 1"
+          : undefined);
+      if (problem) {
+        state.problems.push(this.#problem("board", row, problem));
+        continue;
+      }
+      state.boards.set(`${row.olt}/${row.board}`, {
+        kind: row.kind as string,
+        topologyKind: row.topology_kind as string,
+        removed: row.removed === 1,
+      });
+    }
+    for (const row of this.#db.prepare("SELECT * FROM cage ORDER BY olt, board, cage").all() as Row[]) {
+      try {
+        state.cages.set(`${row.olt}/${row.board}/${row.cage}`, cageOfRow(row));
+      } catch (error) {
+        state.problems.push(this.#problem("cage", row, (error as Error).message));
+      }
+    }
+    return state;
+  }
+
+  #problem(table: string, row: Row, problem: string): string {
+    const key = [row.olt, row.board, row.cage].filter((part) => part !== undefined).map(String).join("/");
+    return `state file ${this.file}: table ${table}, row ${
+      JSON.stringify(key)
+    }: ${problem}; the row is ignored`;
+  }
+
+  /** Replaces everything with `state` (after a start: what reconciling dropped goes away). */
+  replaceAll(state: LabState, boards: Map<string, SavedBoard>, topologyName: string): void {
+    this.#transaction(() => {
+      this.#db.exec("DELETE FROM board; DELETE FROM cage;");
+      this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('topology', ?)").run(topologyName);
+      for (const [path, board] of boards) this.#writeBoard(path, board);
+      for (const [path, cage] of state.cages) this.#writeCage(path, cage);
+    });
+  }
+
+  /** A board and all its cages (its layout may have changed: other cage rows go). */
+  saveBoard(path: string, board: SavedBoard, cages: Map<string, CageState>): void {
+    const [olt, boardId] = path.split("/");
+    this.#transaction(() => {
+      this.#writeBoard(path, board);
+      this.#db.prepare("DELETE FROM cage WHERE olt = ? AND board = ?").run(olt, boardId);
+      for (const [cagePath, cage] of cages) this.#writeCage(cagePath, cage);
+    });
+  }
+
+  saveCage(path: string, cage: CageState): void {
+    this.#writeCage(path, cage);
+  }
+
+  saveUserEeprom(path: string, bytes: Uint8Array): void {
+    const [olt, board, cage] = path.split("/");
+    this.#db.prepare("UPDATE cage SET user_eeprom = ? WHERE olt = ? AND board = ? AND cage = ?")
+      .run(bytes, olt, board, Number(cage));
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #writeBoard(path: string, board: SavedBoard): void {
+    const [olt, boardId] = path.split("/");
+    this.#db.prepare(
+      "INSERT OR REPLACE INTO board (olt, board, kind, topology_kind, removed) VALUES (?, ?, ?, ?, ?)",
+    ).run(olt, boardId, board.kind, board.topologyKind, board.removed ? 1 : 0);
+  }
+
+  #writeCage(path: string, cage: CageState): void {
+    const [olt, board, cageId] = path.split("/");
+    this.#db.prepare(
+      `INSERT OR REPLACE INTO cage (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      olt,
+      board,
+      Number(cageId),
+      cage.module ? JSON.stringify(moduleSpecJson(cage.module)) : null,
+      forcedColumn(cage.forcedSignals.rxLos),
+      forcedColumn(cage.forcedSignals.txFault),
+      cage.userEeprom ?? null,
+    );
+  }
+
+  #transaction(work: () => void): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      work();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+/** Checks the file is ours (or new), intact and not in use; creates the tables in a new file. */
+function prepare(db: DatabaseSync, file: string): void {
+  // Fail at once instead of waiting when another process holds the file.
+  db.exec("PRAGMA busy_timeout = 0");
+  // Held until close: a second `sfpemu run` on the same state directory is refused, not interleaved.
+  db.exec("PRAGMA locking_mode = EXCLUSIVE");
+  const applicationId = pragma(db, "application_id");
+  const version = pragma(db, "user_version");
+  const objects = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as Row).n as number;
+  if (applicationId !== APPLICATION_ID && (applicationId !== 0 || objects > 0)) {
+    throw new StateFileError(
+      file,
+      "is an SQLite database of another program, not an sfpemu state file; it was left untouched: " +
+        "move it away or use another --state-dir",
+    );
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new StateFileError(
+      file,
+      `was written by a newer sfpemu (state schema ${version}; this one knows ${SCHEMA_VERSION}); ` +
+        "it was left untouched: run the newer sfpemu or use another --state-dir",
+    );
+  }
+  const check = db.prepare("PRAGMA quick_check").all() as Row[];
+  if (check.length !== 1 || check[0].quick_check !== "ok") {
+    const details = check.slice(0, 3).map((row) => String(row.quick_check)).join("; ");
+    throw new StateFileError(
+      file,
+      `is damaged (${details}); it was left untouched: move it away (sfpemu then starts from the topology)`,
+    );
+  }
+  if (pragmaText(db, "journal_mode = WAL") !== "wal") {
+    throw new StateFileError(file, "cannot be switched to write-ahead logging (WAL)");
+  }
+  db.exec("PRAGMA synchronous = NORMAL");
+  // Taking the write lock now makes a second process fail here, at open, with a clear message.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    if (objects === 0) {
+      db.exec(SCHEMA);
+      db.exec(`PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${SCHEMA_VERSION}`);
+    } else {
+      checkTables(db, file);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** Our application id and version, but tables that are not ours: refuse rather than guess. */
+function checkTables(db: DatabaseSync, file: string): void {
+  const columns = (table: string) =>
+    (db.prepare(`SELECT name FROM pragma_table_info('${table}') ORDER BY cid`).all() as Row[])
+      .map((row) => row.name).join(",");
+  const expected: Record<string, string> = {
+    meta: "key,value",
+    board: "olt,board,kind,topology_kind,removed",
+    cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom",
+  };
+  for (const [table, want] of Object.entries(expected)) {
+    const have = columns(table);
+    if (have !== want) {
+      throw new StateFileError(
+        file,
+        `has a table ${table} with columns (${have || "none"}), expected (${want}); it was left untouched: ` +
+          "move it away or use another --state-dir",
+      );
+    }
+  }
+}
+
+function pragma(db: DatabaseSync, name: string): number {
+  const row = db.prepare(`PRAGMA ${name}`).get() as Row;
+  return Number(Object.values(row)[0]);
+}
+
+function pragmaText(db: DatabaseSync, statement: string): string {
+  const row = db.prepare(`PRAGMA ${statement}`).get() as Row;
+  return String(Object.values(row)[0]);
+}
+
+/** What SQLite's error means for the user. */
+function explain(error: unknown): string {
+  const code = (error as { errcode?: number }).errcode;
+  const message = (error as Error).message;
+  if (code === SQLITE_NOTADB) {
+    return "is not an SQLite database; it was left untouched: move it away or use another --state-dir";
+  }
+  if (code === SQLITE_BUSY) {
+    return "is in use by another process (another sfpemu run on the same --state-dir?)";
+  }
+  if (code === SQLITE_CORRUPT) {
+    return `is damaged (${message}); it was left untouched: move it away (sfpemu then starts from the topology)`;
+  }
+  return `cannot be used: ${message}`;
+}
+
+function forcedColumn(value: boolean | null): number | null {
+  return value === null ? null : value ? 1 : 0;
+}
+
+function forcedValue(value: unknown, column: string): boolean | null {
+  if (value === null) return null;
+  if (value === 0 || value === 1) return value === 1;
+  throw new Error(`${column} is ${JSON.stringify(value)}, not 0, 1 or NULL`);
+}
+
+/** One id: what the topology allows in a path segment (no "/", not empty). */
+function checkIds(row: Row): string | undefined {
+  for (const column of ["olt", "board"]) {
+    const id = row[column];
+    if (typeof id !== "string" || id === "" || id.includes("/")) return `${column} is not a valid id`;
+  }
+  return undefined;
+}
+
+function cageOfRow(row: Row): CageState {
+  const idProblem = checkIds(row);
+  if (idProblem) throw new Error(idProblem);
+  if (typeof row.cage !== "number" || !Number.isSafeInteger(row.cage) || row.cage < 1) {
+    throw new Error(`cage is ${JSON.stringify(row.cage)}, not a cage number`);
+  }
+  const forcedSignals: ForcedSignals = {
+    rxLos: forcedValue(row.rx_los_forced, "rx_los_forced"),
+    txFault: forcedValue(row.tx_fault_forced, "tx_fault_forced"),
+  };
+  if (row.module === null) return { module: null, forcedSignals };
+  if (typeof row.module !== "string") throw new Error("module is not JSON text");
+  let json: unknown;
+  try {
+    json = JSON.parse(row.module);
+  } catch (error) {
+    throw new Error(`module is not JSON: ${(error as Error).message}`);
+  }
+  let module;
+  try {
+    module = parseModuleSpec(json, "module");
+  } catch (error) {
+    if (error instanceof BodyError) throw new Error(`${error.path}: ${error.message}`);
+    throw error;
+  }
+  if (row.user_eeprom !== null && !(row.user_eeprom instanceof Uint8Array)) {
+    throw new Error("user_eeprom is not a BLOB");
+  }
+  return {
+    module,
+    forcedSignals,
+    ...(row.user_eeprom instanceof Uint8Array ? { userEeprom: row.user_eeprom } : {}),
+  };
+}
