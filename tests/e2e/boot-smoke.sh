@@ -13,6 +13,11 @@ CACHE_DIR=${1:-${SFPEMU_E2E_CACHE:-$HOME/.cache/sfpemu-e2e}}
 bash "$root/tests/e2e/prepare-assets.sh" "$CACHE_DIR"
 [ -x "$root/node_modules/.bin/deno" ] || bash "$root/tools/bootstrap.sh"
 cd "$root"
-# deno.json excludes tests/e2e/ from `deno test` (the unit run), and an explicit path does not
-# override that exclude: run this file without the config (it only needs Deno's node: modules).
-SFPEMU_E2E_CACHE=$CACHE_DIR exec node_modules/.bin/deno test --no-config --allow-all "$@" tests/e2e/boot_smoke_test.ts
+# The root deno.json excludes tests/e2e/ from `deno test` (the unit run), and an explicit path does
+# not override that exclude. So: type-check with the root config (`deno check` ignores test.exclude),
+# then run with tests/e2e/e2e.deno.json (tests/e2e/ included) and --no-check. (That config alone
+# cannot type-check: Deno then looks for @types/node under tests/e2e/node_modules. --no-config
+# breaks bare npm imports such as "hono" or "yaml".)
+node_modules/.bin/deno check tests/e2e/
+SFPEMU_E2E_CACHE=$CACHE_DIR exec node_modules/.bin/deno test --config tests/e2e/e2e.deno.json --no-check --allow-all \
+  "$@" tests/e2e/boot_smoke_test.ts
