@@ -75,16 +75,24 @@ export class BoardPlanes<M extends CageModule = CageModule> {
     );
     const rs0 = this.gpio.addOutput(name("rs0"), false, (high) => cage.module?.setRs0(high));
     const rs1 = this.gpio.addOutput(name("rs1"), false, (high) => cage.module?.setRs1(high));
-    cage.onChange((event) => {
-      if (event.type === "inserted") {
-        // The new module sees the levels the host drives now.
-        event.module.setTxDisable(this.gpio.level(txDisable));
-        event.module.setRs0(this.gpio.level(rs0));
-        event.module.setRs1(this.gpio.level(rs1));
-      }
+    const refresh = () => {
       this.gpio.refresh(modAbs);
       this.gpio.refresh(rxLos);
       this.gpio.refresh(txFault);
+    };
+    cage.wire({
+      connected: (module) => {
+        // The new module sees the levels the host drives now.
+        module.setTxDisable(this.gpio.level(txDisable));
+        module.setRs0(this.gpio.level(rs0));
+        module.setRs1(this.gpio.level(rs1));
+        refresh();
+      },
+      disconnected: refresh,
+    });
+    // The module moved one of its outputs (RX_LOS, TX_FAULT).
+    cage.onChange((event) => {
+      if (event.type === "module") refresh();
     });
   }
 }

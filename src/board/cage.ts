@@ -19,6 +19,16 @@ export type CageEvent<M extends CageModule = CageModule> =
   | { type: "removed"; cage: Cage<M>; module: M }
   | { type: "module"; cage: Cage<M>; module: M; event: unknown };
 
+/**
+ * What the board does when a module makes or breaks contact: drive its pins with the host's
+ * levels, report MOD_ABS and the module's outputs. Runs after the cage's listeners heard of the
+ * insertion or removal, so whoever listens learns of the cause before its effects.
+ */
+export interface CageWiring<M extends CageModule = CageModule> {
+  connected(module: M): void;
+  disconnected(module: M): void;
+}
+
 export class CageOccupiedError extends Error {
   override name = "CageOccupiedError";
 }
@@ -29,6 +39,7 @@ export class CageEmptyError extends Error {
 export class Cage<M extends CageModule = CageModule> implements I2cTarget {
   #module: M | null = null;
   #unsubscribe: (() => void) | undefined;
+  #wiring: CageWiring<M> | undefined;
   readonly #listeners = new Set<(event: CageEvent<M>) => void>();
 
   constructor(readonly id: number, readonly formFactor: string) {}
@@ -37,11 +48,20 @@ export class Cage<M extends CageModule = CageModule> implements I2cTarget {
     return this.#module;
   }
 
+  /** The board's wiring of this cage (one per cage; board.ts sets it). */
+  wire(wiring: CageWiring<M>): void {
+    this.#wiring = wiring;
+  }
+
   plug(module: M): void {
     if (this.#module) throw new CageOccupiedError(`cage ${this.id} already holds a module`);
     this.#module = module;
     this.#unsubscribe = module.onChange((event) => this.#emit({ type: "module", cage: this, module, event }));
-    this.#emit({ type: "inserted", cage: this, module });
+    try {
+      this.#emit({ type: "inserted", cage: this, module });
+    } finally {
+      this.#wiring?.connected(module);
+    }
   }
 
   unplug(): M {
@@ -49,7 +69,11 @@ export class Cage<M extends CageModule = CageModule> implements I2cTarget {
     if (!module) throw new CageEmptyError(`cage ${this.id} is empty`);
     this.#unsubscribe?.();
     this.#module = null;
-    this.#emit({ type: "removed", cage: this, module });
+    try {
+      this.#emit({ type: "removed", cage: this, module });
+    } finally {
+      this.#wiring?.disconnected(module);
+    }
     return module;
   }
 

@@ -84,12 +84,13 @@ export class GpioBank implements GpioController {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Power-on: every guest-driven line released to its pull level. */
+  /** Power-on: every line an input again, the guest-driven ones released to their pull level. */
   reset(): void {
     for (let line = 0; line < this.#lines.length; line++) {
       const state = this.#lines[line];
-      if (!state.drive) continue;
+      // A module-driven line the last guest freed (direction none) reads as an input again too.
       state.direction = "in";
+      if (!state.drive) continue;
       state.value = state.pullLevel;
       this.#update(line);
     }

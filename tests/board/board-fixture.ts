@@ -143,7 +143,7 @@ export class BoardFixture {
 
 /** Runs body with a fresh board and always tears it down; fails if the event loop saw errors. */
 export async function withBoard(
-  body: (fixture: BoardFixture) => Promise<void>,
+  body: (fixture: BoardFixture) => Promise<void> | void,
   options: BoardFixtureOptions = {},
 ): Promise<void> {
   const fixture = new BoardFixture(options);
