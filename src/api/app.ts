@@ -4,6 +4,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { LabError } from "../lab/errors.ts";
 import type { Lab, LabModule } from "../lab/lab.ts";
@@ -32,6 +33,11 @@ export interface ApiOptions<M extends LabModule> {
   token?: string;
   /** Details for GET .../module beyond describe(): flags, timers. */
   moduleState?: (module: M) => Record<string, unknown>;
+  /**
+   * Aborted when the server shuts down: event streams end then, since a graceful server shutdown
+   * waits for every open response and a stream never ends by itself.
+   */
+  closing?: AbortSignal;
 }
 
 const STATUS = { not_found: 404, conflict: 409, invalid: 422 } as const;
@@ -69,22 +75,28 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     if (error instanceof BodyError) {
       return errorResponse(c, error.status, error.code, error.message, error.path);
     }
+    // Middleware refusals (the bearer token) carry their own response.
+    if (error instanceof HTTPException) return error.getResponse();
     return errorResponse(c, 500, "internal", `internal error: ${error.message}`);
   });
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route ${c.req.method} ${c.req.path}`));
   if (options.token) {
-    const token = options.token;
+    const refusal = (code: string, message: string) => ({
+      message: (c: Context) => ({ error: { code, message, path: c.req.path } }),
+    });
     app.use(
       "*",
       bearerAuth({
-        token,
-        noAuthenticationHeaderMessage: {
-          error: { code: "unauthorized", message: "this API needs a bearer token" },
-        },
-        invalidTokenMessage: { error: { code: "unauthorized", message: "wrong bearer token" } },
-        invalidAuthenticationHeaderMessage: {
-          error: { code: "unauthorized", message: "malformed Authorization header" },
-        },
+        token: options.token,
+        noAuthenticationHeader: refusal(
+          "unauthorized",
+          "this API needs a bearer token (Authorization: Bearer TOKEN)",
+        ),
+        invalidToken: refusal("unauthorized", "wrong bearer token"),
+        invalidAuthenticationHeader: refusal(
+          "bad_request",
+          "malformed Authorization header; send Authorization: Bearer TOKEN",
+        ),
       }),
     );
   }
@@ -186,11 +198,13 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
         queue.push(event);
         wake?.();
       });
-      let open = true;
-      stream.onAbort(() => {
+      let open = !options.closing?.aborted;
+      const close = () => {
         open = false;
         wake?.();
-      });
+      };
+      stream.onAbort(close);
+      options.closing?.addEventListener("abort", close);
       try {
         await stream.writeSSE({ event: "hello", data: JSON.stringify({ lastEvent: lab.events.lastSeq }) });
         while (open) {
@@ -212,6 +226,7 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
         }
       } finally {
         unsubscribe();
+        options.closing?.removeEventListener("abort", close);
       }
     });
   });

@@ -3,6 +3,11 @@ import { runCommand } from "./run.ts";
 import { validateCommand } from "./validate.ts";
 import { catalogCommand } from "./catalog.ts";
 import { eepromCommand } from "./eeprom.ts";
+import { statusCommand } from "./status.ts";
+import { plugCommand } from "./plug.ts";
+import { unplugCommand } from "./unplug.ts";
+import { setCommand } from "./set.ts";
+import { eventsCommand } from "./events.ts";
 
 /** Every verb of the command line, in the order `sfpemu help` lists them. */
 export const commands: Command[] = [
@@ -10,4 +15,9 @@ export const commands: Command[] = [
   validateCommand,
   catalogCommand,
   eepromCommand,
+  statusCommand,
+  plugCommand,
+  unplugCommand,
+  setCommand,
+  eventsCommand,
 ];

@@ -3,8 +3,8 @@
 import { parseArgs } from "node:util";
 import { type Command, UsageError } from "./command.ts";
 import { createApi } from "../api/app.ts";
-import { Lab } from "../lab/lab.ts";
-import { sfpModuleFactory } from "../lab/sfp-modules.ts";
+import type { Lab } from "../lab/lab.ts";
+import { catalogEntries, sfpModuleFactory } from "../lab/sfp-modules.ts";
 import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
 import { EventLoop } from "../native/event-loop.ts";
 import { closeNative } from "../native/library.ts";
@@ -14,9 +14,9 @@ import { loadDefaultTopology } from "../topology/default.ts";
 import { formatIssue, TopologyError } from "../topology/issue.ts";
 import { loadTopologyFile } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
-import { LabStore } from "../store/lab-store.ts";
-import { reconcile } from "../store/reconcile.ts";
-import { STATE_FILE_NAME, StateFile, StateFileError } from "../store/state-file.ts";
+import type { LabStore } from "../store/lab-store.ts";
+import { StateFileError } from "../store/state-file.ts";
+import { startStoredLab } from "../store/stored-lab.ts";
 import { VERSION } from "../version.ts";
 
 const usage = `usage: sfpemu run [TOPOLOGY] [options]
@@ -173,48 +173,37 @@ export const runCommand: Command = {
       }
     }
 
-    let stateFile: StateFile;
-    try {
-      stateFile = StateFile.open(`${stateDir}/${STATE_FILE_NAME}`);
-    } catch (error) {
-      if (!(error instanceof StateFileError)) throw error;
-      console.error(`sfpemu run: ${error.message}; nothing was started`);
-      return 1;
-    }
-    const saved = stateFile.load();
-    for (const problem of saved.problems) log.warn("saved state ignored", { problem });
-    const { state, notes } = reconcile(saved, topology, new Set(catalog.keys()));
-    for (const note of notes) log[note.level](`state: ${note.message}`, { path: note.path });
     const loop = new EventLoop((error) => log.error("event handler failed", { error }));
-    const modules = sfpModuleFactory(catalog);
-    const lab = new Lab({ topology, modules, loop, log });
-    const store = new LabStore(stateFile, lab, { log });
-    lab.events.subscribe((event) => log.debug(event.type, { path: event.path }));
+    let lab: Lab<SfpModule>;
+    let store: LabStore<SfpModule>;
     try {
-      lab.start(state);
+      ({ lab, store } = await startStoredLab({
+        topology,
+        modules: sfpModuleFactory(catalog),
+        knownProfiles: new Set(catalog.keys()),
+        loop,
+        log,
+        stateDir,
+      }));
     } catch (error) {
-      await lab.stop();
       await loop.stop();
-      store.close();
-      console.error(`sfpemu run: cannot open the board sockets: ${(error as Error).message}`);
+      if (error instanceof StateFileError) {
+        console.error(`sfpemu run: ${error.message}; nothing was started`);
+      } else {
+        console.error(`sfpemu run: cannot open the board sockets: ${(error as Error).message}`);
+      }
       return 1;
     }
-    store.start();
+    lab.events.subscribe((event) => log.debug(event.type, { path: event.path }));
     loop.start();
 
+    const closing = new AbortController();
     const app = createApi({
       lab,
+      closing: closing.signal,
       version: VERSION,
       token: options.apiToken,
-      catalog: () =>
-        [...catalog.values()].map((p) => ({
-          id: p.id,
-          formFactor: p.formFactor,
-          description: p.description,
-          vendorName: p.identity.vendorName,
-          vendorPn: p.identity.vendorPn,
-          ...(p.wavelengthNm !== undefined ? { wavelengthNm: p.wavelengthNm } : {}),
-        })),
+      catalog: () => catalogEntries(catalog),
     });
     let server: Deno.HttpServer;
     const listening = Promise.withResolvers<Deno.NetAddr>();
@@ -248,6 +237,7 @@ export const runCommand: Command = {
     // Order matters (DESIGN.md): no new work, sockets closed and removed, the wait woken and
     // returned, and only then the library unloaded.
     log.info("shutting down", { signal: reason });
+    closing.abort();
     await server.shutdown();
     store.close();
     await lab.stop();

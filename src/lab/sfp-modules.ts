@@ -42,3 +42,15 @@ export function sfpModuleFactory(catalog: Catalog): ModuleFactory<SfpModule> {
     },
   };
 }
+
+/** The catalog as GET /catalog lists it. */
+export function catalogEntries(catalog: Catalog) {
+  return [...catalog.values()].map((p) => ({
+    id: p.id,
+    formFactor: p.formFactor,
+    description: p.description,
+    vendorName: p.identity.vendorName,
+    vendorPn: p.identity.vendorPn,
+    ...(p.wavelengthNm !== undefined ? { wavelengthNm: p.wavelengthNm } : {}),
+  }));
+}

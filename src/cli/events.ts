@@ -1,0 +1,78 @@
+// sfpemu events: follows the running emulator's event stream (GET /events, server-sent events):
+// plugs, pins, TX_DISABLE from the guest, alarms, VMs connecting, boards pulled and put back.
+import { parseArgs } from "node:util";
+import { type Command, UsageError } from "./command.ts";
+import { ApiClient, ApiClientError, CLIENT_OPTIONS, CLIENT_USAGE, reportApiErrors } from "./api-client.ts";
+
+const usage = `usage: sfpemu events [--format json|text] [--since N] [--count N] [options]
+
+Prints every event of the running emulator as it happens, until Ctrl-C.
+
+  --format json|text     json: one JSON object per line (seq, time, type, path, ...); default text
+  --since N              first the events after sequence number N that the emulator still keeps
+  --count N              stop after N events
+${CLIENT_USAGE}`;
+
+export const eventsCommand: Command = {
+  name: "events",
+  summary: "follow the running emulator's events (plugs, pins, alarms, VMs, boards)",
+  usage,
+  run(args: string[]): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        options: {
+          ...CLIENT_OPTIONS,
+          format: { type: "string" },
+          since: { type: "string" },
+          count: { type: "string" },
+        },
+      });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values } = parsed;
+    const format = values.format ?? "text";
+    if (format !== "text" && format !== "json") {
+      throw new UsageError(`--format is json or text, not "${format}"`);
+    }
+    const since = wholeNumber(values.since, "--since");
+    const count = wholeNumber(values.count, "--count");
+    const client = ApiClient.fromOptions(values);
+    return reportApiErrors("events", async () => {
+      if (count === 0) return 0;
+      let seen = 0;
+      for await (const message of client.events({ since })) {
+        if (message.event === "hello") continue;
+        let event: Record<string, unknown>;
+        try {
+          event = JSON.parse(message.data);
+        } catch {
+          throw new ApiClientError(
+            `the event stream sent something that is not JSON: ${message.data.slice(0, 100)}`,
+          );
+        }
+        console.log(format === "json" ? JSON.stringify(event) : formatEvent(event));
+        if (count !== undefined && ++seen >= count) return 0;
+      }
+      throw new ApiClientError(`the API at ${client.baseUrl} closed the event stream (sfpemu run stopped?)`);
+    });
+  },
+};
+
+function wholeNumber(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text)) throw new UsageError(`${flag} wants a whole number, not "${text}"`);
+  return Number(text);
+}
+
+/** "12:00:01.123  #7  module-inserted  olt1/lt1/2  profile=sfp-10gbase-sr ..." */
+export function formatEvent(event: Record<string, unknown>): string {
+  const { seq, time, type, path, ...fields } = event;
+  const extra = Object.entries(fields).map(([k, v]) =>
+    `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+  );
+  const clock = typeof time === "string" ? time.slice(11, 23) : "?";
+  return [clock, `#${seq}`, type, path, ...extra].join("  ");
+}

@@ -1,0 +1,46 @@
+// A lab with its state file, started the way `sfpemu run` starts it: the file opened (or refused),
+// its state reconciled with the topology (one log line per difference), the lab started from it,
+// and every change saved from then on.
+import type { Logger } from "../log/logger.ts";
+import type { EventLoop } from "../native/event-loop.ts";
+import { Lab, type LabModule, type ModuleFactory } from "../lab/lab.ts";
+import type { Topology } from "../topology/model.ts";
+import { LabStore } from "./lab-store.ts";
+import { reconcile } from "./reconcile.ts";
+import { STATE_FILE_NAME, StateFile } from "./state-file.ts";
+
+export interface StoredLabOptions<M extends LabModule> {
+  topology: Topology;
+  modules: ModuleFactory<M>;
+  /** Profiles a saved module may name (the catalog's ids). */
+  knownProfiles: ReadonlySet<string>;
+  loop: EventLoop;
+  log: Logger;
+  /** The state file is `STATE_FILE_NAME` in it. */
+  stateDir: string;
+  userEepromSaveDelayMs?: number;
+}
+
+/** Throws StateFileError when the state file cannot be used; then nothing was started. */
+export async function startStoredLab<M extends LabModule>(
+  options: StoredLabOptions<M>,
+): Promise<{ lab: Lab<M>; store: LabStore<M> }> {
+  const { topology, log } = options;
+  const file = StateFile.open(`${options.stateDir}/${STATE_FILE_NAME}`);
+  const saved = file.load();
+  for (const problem of saved.problems) log.warn("saved state ignored", { problem });
+  const { state, notes } = reconcile(saved, topology, options.knownProfiles);
+  for (const note of notes) log[note.level](`state: ${note.message}`, { path: note.path });
+
+  const lab = new Lab({ topology, modules: options.modules, loop: options.loop, log });
+  const store = new LabStore(file, lab, { log, userEepromSaveDelayMs: options.userEepromSaveDelayMs });
+  try {
+    lab.start(state);
+  } catch (error) {
+    store.close();
+    await lab.stop();
+    throw error;
+  }
+  store.start();
+  return { lab, store };
+}
