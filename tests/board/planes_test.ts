@@ -13,7 +13,7 @@ import { bitPosition, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
 import { bitField } from "../../src/sfp/codec.ts";
 import { IrqType } from "../../src/virtio/gpio.ts";
 import { GUEST_MODES, makeModule, withBoard } from "./board-fixture.ts";
-import { IRQ_STATUS_INVALID, IRQ_STATUS_VALID } from "../support/gpio-client.ts";
+import { invalidInterrupt, validInterrupt } from "../support/gpio-client.ts";
 import { VhostUserFrontend } from "../support/frontend.ts";
 
 const STATUS_CONTROL = bitField("statusControl");
@@ -32,11 +32,7 @@ for (const mode of GUEST_MODES) {
       assert.equal(await gpio.getValue(modAbs), 1);
 
       const module = fixture.plug(10, "sfp-gpon-olt-cplus");
-      assert.deepEqual(await gpio.waitForInterrupts(1), [{
-        line: modAbs,
-        status: IRQ_STATUS_VALID,
-        usedLength: 1,
-      }]);
+      assert.deepEqual(await gpio.waitForInterrupts(1), [validInterrupt(modAbs)]);
       assert.equal(await gpio.getValue(modAbs), 0);
       assert.deepEqual(
         await i2c.readDevice(I2C_ADDRESS.A0),
@@ -46,11 +42,7 @@ for (const mode of GUEST_MODES) {
 
       gpio.unmask(modAbs);
       fixture.planes.cage(10)!.unplug();
-      assert.deepEqual(await gpio.waitForInterrupts(1), [{
-        line: modAbs,
-        status: IRQ_STATUS_VALID,
-        usedLength: 1,
-      }]);
+      assert.deepEqual(await gpio.waitForInterrupts(1), [validInterrupt(modAbs)]);
       assert.equal(await gpio.getValue(modAbs), 1);
       assert.equal(await i2c.readAt(I2C_ADDRESS.A0, 0, 16), undefined);
     });
@@ -86,11 +78,7 @@ for (const mode of GUEST_MODES) {
       assert.equal(await second.getValue(cageLineIndex(2, "rs0")), 0);
       // The old interrupt configuration is gone: a queued buffer comes straight back invalid.
       second.unmask(cageLineIndex(3, "mod-abs"));
-      assert.deepEqual(await second.waitForInterrupts(1), [{
-        line: cageLineIndex(3, "mod-abs"),
-        status: IRQ_STATUS_INVALID,
-        usedLength: 1,
-      }]);
+      assert.deepEqual(await second.waitForInterrupts(1), [invalidInterrupt(cageLineIndex(3, "mod-abs"))]);
     });
   });
 }

@@ -51,6 +51,16 @@ export interface GpioInterrupt {
   usedLength: number;
 }
 
+/** An eventq buffer as it comes back when the line's interrupt fired. */
+export function validInterrupt(line: number): GpioInterrupt {
+  return { line, status: IRQ_STATUS_VALID, usedLength: 1 };
+}
+
+/** An eventq buffer handed back unused: the interrupt was disabled, or never enabled. */
+export function invalidInterrupt(line: number): GpioInterrupt {
+  return { line, status: IRQ_STATUS_INVALID, usedLength: 1 };
+}
+
 interface IrqBuffers {
   request: GuestBuffer;
   response: GuestBuffer;
@@ -178,6 +188,15 @@ export class GpioClient {
   /** Interrupt buffers returned so far (synchronous: nothing is waited for). */
   takeInterrupts(): GpioInterrupt[] {
     return this.#interruptsOf(this.frontend.queue(this.eventQueue).ring.takeUsed());
+  }
+
+  /**
+   * Interrupt buffers returned once the backend handled everything kicked so far (a round trip
+   * to a backend in this process): how a test sees that nothing more came.
+   */
+  async settledInterrupts(): Promise<GpioInterrupt[]> {
+    await this.frontend.sync();
+    return this.takeInterrupts();
   }
 
   /** Waits until `count` interrupt buffers came back (more may come in the same batch). */
