@@ -122,9 +122,12 @@ export class ApiClient {
 
 /** The text of what went wrong with a connection, without Deno's long prefix. */
 function reason(error: unknown): string {
-  const message = (error as Error).message ?? String(error);
+  // Deno's fetch says "fetch failed"; what happened is in the cause.
+  const cause = (error as { cause?: unknown }).cause;
+  const message = [error, cause].map((e) => (e as Error)?.message ?? "").join(" ");
   if (/connection refused/i.test(message)) return "connection refused";
-  return message.replace(/^error sending request for url \([^)]*\): /, "");
+  const detail = (cause as Error)?.message ?? (error as Error).message ?? String(error);
+  return detail.replace(/^error sending request for url \([^)]*\): /, "");
 }
 
 /** Server-sent events (HTML "event stream" format) from a byte stream. */
