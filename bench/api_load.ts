@@ -20,14 +20,14 @@ const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const PATCH_SCRIPT = new URL("./support/patch-diagnostics.lua", import.meta.url).pathname;
 
-interface WrkResult {
+export interface WrkResult {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
 }
 
-interface I2cLoadResult {
+export interface I2cLoadResult {
   transfers: number;
   perSecond: number;
   p50Us: number;
@@ -92,6 +92,15 @@ async function wrk(url: string, script?: string): Promise<WrkResult> {
   };
 }
 
+/** What bench/report.ts reads back. */
+export interface ApiLoadResult {
+  seconds: number;
+  connections: number;
+  i2cAlone: I2cLoadResult;
+  /** By route name: wrk alone, wrk with I2C traffic, and that traffic. */
+  routes: Record<string, { alone: WrkResult; loaded: WrkResult; i2c: I2cLoadResult }>;
+}
+
 /** Runs `during` while a child keeps I2C reads going on the socket; returns both results. */
 async function withI2cTraffic<T>(socket: string, during: () => Promise<T>): Promise<[T, I2cLoadResult]> {
   const load = new ChildScript(new URL("./support/i2c-load.ts", import.meta.url), [socket, String(seconds)]);
@@ -105,7 +114,8 @@ if (import.meta.main) {
   if (!(await ensureWrk())) Deno.exit(0);
   const emulator = await Emulator.start({ topology: { boards: 4, cagesPerBoard: 32 } });
   const rows: (string | number)[][] = [];
-  const results: Record<string, unknown> = {};
+  const routeResults: ApiLoadResult["routes"] = {};
+  let i2cAloneResult: I2cLoadResult | undefined;
   try {
     const [board] = await emulator.boards();
     const base = `${emulator.apiUrl}/api/v1`;
@@ -121,7 +131,7 @@ if (import.meta.main) {
       board.i2c,
       () => new Promise((r) => setTimeout(r, seconds * 1000)),
     );
-    results.i2cAlone = i2cAlone;
+    i2cAloneResult = i2cAlone;
     rows.push([
       "(none: I2C traffic alone)",
       "-",
@@ -155,7 +165,7 @@ if (import.meta.main) {
         i2c.p50Us,
         i2c.p99Us,
       ]);
-      results[route.name] = { alone, loaded, i2c };
+      routeResults[route.name] = { alone, loaded, i2c };
     }
   } finally {
     await emulator.stop();
@@ -167,5 +177,6 @@ if (import.meta.main) {
     rows,
   );
   console.log(`(${fmt(seconds, 0)} s per row; wrk, the program and the I2C child share the machine's cores)`);
-  await saveResult("api_load", { seconds, connections, results });
+  const result: ApiLoadResult = { seconds, connections, i2cAlone: i2cAloneResult!, routes: routeResults };
+  await saveResult("api_load", result);
 }

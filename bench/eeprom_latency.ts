@@ -4,8 +4,8 @@
 // Beside it, the plain-C eventfd ping-pong measured in the same run. Target: p50 within 3x of it.
 //
 //   deno run -A bench/eeprom_latency.ts [--iterations 20000] [--warmup 2000] [--max-seconds 60]
-import { parseArgs } from "node:util";
 import { nowNs } from "../src/native/syscalls.ts";
+import { latencyOptions } from "./support/args.ts";
 import { cPingPong } from "./support/c-floor.ts";
 import { Emulator } from "./support/emulator.ts";
 import {
@@ -19,16 +19,18 @@ import {
 } from "./support/i2c-board.ts";
 import { type LatencySummary, printTable, saveResult, summarizeNs } from "./support/stats.ts";
 
-const { values } = parseArgs({
-  options: {
-    iterations: { type: "string", default: "20000" },
-    warmup: { type: "string", default: "2000" },
-    "max-seconds": { type: "string", default: "60" },
-  },
-});
-const iterations = Number(values.iterations);
-const warmup = Number(values.warmup);
-const maxSeconds = Number(values["max-seconds"]);
+const { iterations, warmup, maxSeconds } = latencyOptions();
+
+/** What bench/report.ts reads back. */
+export interface EepromLatencyResult {
+  iterations: number;
+  warmup: number;
+  eeprom: LatencySummary;
+  cRead: LatencySummary;
+  cEpoll: LatencySummary;
+  /** p50 over the C read floor's p50. */
+  ratio: number;
+}
 const CAGE = 1;
 const LENGTH = 16;
 
@@ -93,5 +95,6 @@ if (import.meta.main) {
     `target p50 <= 3x the C floor: ${ratio.toFixed(1)}x -> ${ratio <= 3 ? "met" : "NOT met"} ` +
       `(${(eeprom.p50Us / cEpoll.p50Us).toFixed(1)}x the epoll ping-pong)`,
   );
-  await saveResult("eeprom_latency", { iterations, warmup, eeprom, cRead, cEpoll, ratio });
+  const result: EepromLatencyResult = { iterations, warmup, eeprom, cRead, cEpoll, ratio };
+  await saveResult("eeprom_latency", result);
 }

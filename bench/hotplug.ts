@@ -31,6 +31,13 @@ const CAGE = 5;
 const TARGET_P99_US = 2000;
 
 type Action = "plug" | "unplug";
+
+/** What bench/report.ts reads back: "plug.irq", "plug.sse", "plug.http", "unplug.*", "health". */
+export interface HotplugResult {
+  iterations: number;
+  cage: number;
+  summaries: Record<string, LatencySummary>;
+}
 interface Samples {
   irq: number[];
   sse: number[];
@@ -152,5 +159,6 @@ if (import.meta.main) {
     `target p99 < ${TARGET_P99_US} us (plug, interrupt and SSE): ${worst.toFixed(0)} us -> ` +
       `${worst < TARGET_P99_US ? "met" : "NOT met"}`,
   );
-  await saveResult("hotplug", { iterations, cage: CAGE, summaries });
+  const result: HotplugResult = { iterations, cage: CAGE, summaries };
+  await saveResult("hotplug", result);
 }

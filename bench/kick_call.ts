@@ -7,7 +7,6 @@
 // eventfd, one request in flight, as a guest vCPU waiting for its interrupt would.
 //
 //   deno run -A bench/kick_call.ts [--iterations 20000] [--warmup 2000] [--max-seconds 60]
-import { parseArgs } from "node:util";
 import {
   closeQuietly,
   connectUnix,
@@ -18,22 +17,24 @@ import {
 } from "../src/native/syscalls.ts";
 import { VhostUserFrontend } from "../tests/support/frontend.ts";
 import { CallWaiter } from "./support/call-waiter.ts";
+import { latencyOptions } from "./support/args.ts";
 import { cPingPong } from "./support/c-floor.ts";
 import { ChildScript } from "./support/child.ts";
 import type { WaitMode } from "./support/eventfd-echo.ts";
 import { PinnedChains } from "./support/pinned-chains.ts";
 import { type LatencySummary, printTable, saveResult, summarizeNs } from "./support/stats.ts";
 
-const { values } = parseArgs({
-  options: {
-    iterations: { type: "string", default: "20000" },
-    warmup: { type: "string", default: "2000" },
-    "max-seconds": { type: "string", default: "60" },
-  },
-});
-const iterations = Number(values.iterations);
-const warmup = Number(values.warmup);
-const maxSeconds = Number(values["max-seconds"]);
+const { iterations, warmup, maxSeconds } = latencyOptions();
+
+/** What bench/report.ts reads back. */
+export interface KickCallResult {
+  iterations: number;
+  warmup: number;
+  backend: LatencySummary;
+  cRead: LatencySummary;
+  cEpoll: LatencySummary;
+  waits: Record<WaitMode, LatencySummary>;
+}
 
 /** Round trips through the sfpemu backend in a child process; stops early at the time limit. */
 async function backendRoundTrips(): Promise<LatencySummary> {
@@ -153,5 +154,6 @@ if (import.meta.main) {
     `sfpemu p50 = ${(backend.p50Us / cRead.p50Us).toFixed(1)}x the C read floor, ` +
       `${(backend.p50Us / cEpoll.p50Us).toFixed(1)}x the C epoll floor`,
   );
-  await saveResult("kick_call", { iterations, warmup, backend, cRead, cEpoll, waits });
+  const result: KickCallResult = { iterations, warmup, backend, cRead, cEpoll, waits };
+  await saveResult("kick_call", result);
 }

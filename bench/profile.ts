@@ -13,7 +13,12 @@
 import { parseArgs } from "node:util";
 import { nowNs } from "../src/native/syscalls.ts";
 import { printProfileSummary } from "./cpuprofile_summary.ts";
-import { type CpuProfile, newestProfile, summarizeProfile } from "./support/cpuprofile.ts";
+import {
+  type CpuProfile,
+  newestProfile,
+  type ProfileSummary,
+  summarizeProfile,
+} from "./support/cpuprofile.ts";
 import { Emulator } from "./support/emulator.ts";
 import { DIAGNOSTICS_OFFSET, EEPROM_A2, I2cBoard } from "./support/i2c-board.ts";
 import { saveResult } from "./support/stats.ts";
@@ -74,7 +79,17 @@ const apiHotPlug: Workload = async (emulator, end) => {
   return `${calls} API calls (unplug, plug, ...)`;
 };
 
-async function profile(name: string, workload: Workload) {
+export interface ProfileRun {
+  did: string;
+  seconds: number;
+  backendCpuSeconds: number;
+  summary: ProfileSummary;
+}
+
+/** What bench/report.ts reads back, by workload. */
+export type ProfileResult = Record<string, ProfileRun>;
+
+async function profile(name: string, workload: Workload): Promise<ProfileRun> {
   const dir = Deno.makeTempDirSync({ prefix: "sfpb-prof-" });
   const emulator = await Emulator.start({
     topology: { boards: 1, cagesPerBoard: 32 },
@@ -123,5 +138,6 @@ if (import.meta.main) {
   const oneInFlight = await profile("i2c-one-in-flight", i2cReads(1));
   const perKick32 = await profile("i2c-32-per-kick", i2cReads(32));
   const hotPlug = await profile("api-hot-plug", apiHotPlug);
-  await saveResult("profile", { oneInFlight, perKick32, hotPlug });
+  const result: ProfileResult = { oneInFlight, perKick32, hotPlug };
+  await saveResult("profile", result);
 }

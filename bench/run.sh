@@ -23,14 +23,14 @@ done
 
 if [ "$quick" = 1 ]; then
   latency=(--iterations 2000 --warmup 200)
-  seconds=(--seconds 0.5)
+  seconds=(--seconds 0.3 --repeat 1)
   hotplug=(--iterations 30)
   scale=(--boards 4,8)
   api=(--seconds 1)
   profile=(--seconds 1)
 else
   latency=(--iterations 20000 --warmup 2000)
-  seconds=(--seconds 2)
+  seconds=(--seconds 1 --repeat 3)
   hotplug=(--iterations 300)
   scale=(--boards 16,32,64)
   api=(--seconds 5)

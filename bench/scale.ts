@@ -24,7 +24,7 @@ const cagesPerBoard = Number(values.cages);
 const TARGET_STARTUP_MS = 3000;
 const TARGET_RSS_MB = 300;
 
-interface StartRow {
+export interface StartRow {
   boards: number;
   cages: number;
   sockets: number;
@@ -32,7 +32,7 @@ interface StartRow {
   rssMiB: number;
 }
 
-interface Sweep {
+export interface Sweep {
   boards: number;
   reads: number;
   seconds: number;
@@ -41,6 +41,14 @@ interface Sweep {
   rssConnectedMiB: number;
   topologyGet: LatencySummary;
   topologyBytes: number;
+}
+
+/** What bench/report.ts reads back. */
+export interface ScaleResult {
+  cagesPerBoard: number;
+  baseline: { startupMs: number; rssMiB: number };
+  starts: StartRow[];
+  sweep?: Sweep;
 }
 
 /** How long a bare `deno` takes to start and how much memory it holds (the runtime's share). */
@@ -187,5 +195,6 @@ if (import.meta.main) {
       }; RSS ${fmt(rss, 0)} MB < ${TARGET_RSS_MB} -> ${rss < TARGET_RSS_MB ? "met" : "NOT met"}`,
     );
   }
-  await saveResult("scale", { cagesPerBoard, baseline, starts, sweep: sweepResult });
+  const result: ScaleResult = { cagesPerBoard, baseline, starts, sweep: sweepResult };
+  await saveResult("scale", result);
 }

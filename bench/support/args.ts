@@ -1,0 +1,28 @@
+// Command-line options shared by the latency benchmarks.
+import { parseArgs } from "node:util";
+
+export interface LatencyOptions {
+  /** Round trips measured. */
+  iterations: number;
+  /** Round trips before measuring (not counted). */
+  warmup: number;
+  /** Time limit of the measuring loop: it stops early rather than run on. */
+  maxSeconds: number;
+}
+
+/** --iterations (20000), --warmup (2000), --max-seconds (60). */
+export function latencyOptions(args: string[] = Deno.args): LatencyOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      iterations: { type: "string", default: "20000" },
+      warmup: { type: "string", default: "2000" },
+      "max-seconds": { type: "string", default: "60" },
+    },
+  });
+  return {
+    iterations: Number(values.iterations),
+    warmup: Number(values.warmup),
+    maxSeconds: Number(values["max-seconds"]),
+  };
+}
