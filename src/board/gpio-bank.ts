@@ -56,6 +56,8 @@ export class GpioBank implements GpioController {
     // An input pin is driven by the module: the guest driving it too would be a bus fight.
     if (state.read && direction === "out") return false;
     state.direction = direction;
+    // virtio 1.2 §5.20.6 device requirements: a line set to none forgets its state, its value too.
+    if (direction === "none" && state.drive) state.value = state.pullLevel;
     this.#update(line);
     return true;
   }

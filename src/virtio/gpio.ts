@@ -158,6 +158,8 @@ export class VirtioGpioDevice implements VirtioDevice {
       case MSG_SET_DIRECTION: {
         const direction = DIRECTIONS[value];
         const ok = direction !== undefined && this.controller.setDirection(line, direction);
+        // §5.20.6 device requirements: a line set to none forgets all its state, its interrupt too.
+        if (ok && direction === "none") this.#setIrqType(line, IrqType.NONE);
         return this.#respond(chain, ok ? STATUS_OK : STATUS_ERR, 0);
       }
       case MSG_GET_VALUE:

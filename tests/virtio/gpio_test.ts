@@ -231,6 +231,34 @@ for (const mode of GUEST_MODES) {
     });
   });
 
+  Deno.test(`gpio (${mode}): direction none makes a line forget its value and its interrupt`, async () => {
+    await withBoard(async (fixture) => {
+      const module = fixture.plug(3, "sfp-10gbase-sr");
+      const gpio = await fixture.connectGpio(mode);
+      const txDisable = line(3, "tx-disable");
+      assert.ok(await gpio.directionOutput(txDisable, 0));
+      assert.ok(await gpio.setDirection(txDisable, "none"));
+      // Output again without a new value: the forgotten 0 is not driven; the pull level is.
+      assert.ok(await gpio.setDirection(txDisable, "out"));
+      assert.equal(await gpio.getValue(txDisable), 1);
+      assert.equal(module.txDisabled, true);
+      const rxLos = line(3, "rx-los");
+      assert.ok(await gpio.setIrqType(rxLos, IrqType.EDGE_BOTH));
+      gpio.unmask(rxLos);
+      await gpio.frontend.sync();
+      assert.ok(await gpio.setDirection(rxLos, "none"));
+      assert.deepEqual(await gpio.waitForInterrupts(1), [invalidInterrupt(rxLos)], "the buffer comes back");
+      assert.ok(await gpio.setDirection(rxLos, "in"));
+      module.forceSignal("rxLos", true);
+      gpio.unmask(rxLos);
+      assert.deepEqual(
+        await gpio.waitForInterrupts(1),
+        [invalidInterrupt(rxLos)],
+        "the interrupt stays disabled",
+      );
+    });
+  });
+
   Deno.test(`gpio (${mode}): a module-driven line refuses direction out and values`, async () => {
     await withBoard(async (fixture) => {
       fixture.plug(1, "sfp-10gbase-sr");
