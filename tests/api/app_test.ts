@@ -3,6 +3,7 @@
 // 401 without the token). A refused request changes nothing in the lab.
 import assert from "node:assert/strict";
 import { decodeImage } from "../../src/sfp/codec.ts";
+import { OPTICAL_POWER } from "../../src/sfp/diagnostics.ts";
 import { API_TOKEN, LabFixture } from "../lab/lab-fixture.ts";
 
 const CAGE = "/olts/olt1/boards/lt1/cages";
@@ -161,7 +162,7 @@ Deno.test("PATCH diagnostics: applied, read back through A2h, and refused when b
   const fields = decodeImage({ a0: fromHex(eeprom.a0), a2: fromHex(eeprom.a2) });
   assert.equal(fields.temperature, 71.5);
   assert.equal(fields.vcc, 3.2);
-  assert.ok(Math.abs((fields.rxPower as number) + 12) < 0.001);
+  assert.equal(fields.rxPower, OPTICAL_POWER.fromRaw(OPTICAL_POWER.toRaw(-12)), "-12 dBm as A2h holds it");
   assert.ok(lab.events.some((e) => e.type === "diagnostics-set" && e.path === "olt1/lt1/1"));
 
   const bad: [unknown, number, RegExp][] = [
