@@ -74,14 +74,20 @@ export class BoardFixture {
     return this.board.planes;
   }
 
-  /** Connects a frontend to the board's I2C socket, as QEMU does when the VM starts. */
+  /**
+   * Connects a frontend to the board's I2C socket, as QEMU does when the VM starts. A modern guest
+   * gets QEMU 7.2's queue of 4 (each request is one indirect descriptor); a legacy one, with
+   * direct chains of up to three descriptors per request, a queue that holds a few transfers.
+   */
   async connectI2c(mode: GuestMode): Promise<I2cClient> {
-    const frontend = await this.#connect(this.board.spec.sockets.i2c, mode, [{ size: 32 }]);
+    const size = mode === "modern" ? 4 : 32;
+    const frontend = await this.#connect(this.board.spec.sockets.i2c, mode, [{ size }]);
     return new I2cClient(frontend);
   }
 
+  /** Connects a frontend to the board's GPIO socket: requestq and eventq of 256, as QEMU 7.2 makes them. */
   async connectGpio(mode: GuestMode): Promise<GpioClient> {
-    const frontend = await this.#connect(this.board.spec.sockets.gpio, mode, [{ size: 128 }, { size: 128 }]);
+    const frontend = await this.#connect(this.board.spec.sockets.gpio, mode, [{ size: 256 }, { size: 256 }]);
     return new GpioClient(frontend);
   }
 

@@ -13,7 +13,7 @@ import { bitPosition, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
 import { bitField } from "../../src/sfp/codec.ts";
 import { IrqType } from "../../src/virtio/gpio.ts";
 import { GUEST_MODES, makeModule, withBoard } from "./board-fixture.ts";
-import { invalidInterrupt, validInterrupt } from "../support/gpio-client.ts";
+import { invalidInterrupt, IRQ_STATUS_VALID, validInterrupt } from "../support/gpio-client.ts";
 import { VhostUserFrontend } from "../support/frontend.ts";
 
 const STATUS_CONTROL = bitField("statusControl");
@@ -82,6 +82,27 @@ for (const mode of GUEST_MODES) {
     });
   });
 }
+
+Deno.test("planes: a full board of 64 cages: 8 muxes on the bus, one interrupt per cage plugged", async () => {
+  await withBoard(async (fixture) => {
+    const i2c = await fixture.connectI2c("modern");
+    const gpio = await fixture.connectGpio("modern");
+    assert.deepEqual(await i2c.scan("quick"), [0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77]);
+    const lines = fixture.planes.cages.map((cage) => cageLineIndex(cage.id, "mod-abs"));
+    for (const line of lines) {
+      assert.ok(await gpio.setIrqType(line, IrqType.EDGE_FALLING));
+      gpio.unmask(line);
+    }
+    for (const cage of fixture.planes.cages) fixture.plug(cage.id, "sfp-10gbase-sr");
+    const interrupts = await gpio.waitForInterrupts(lines.length);
+    assert.deepEqual(interrupts.map((i) => i.line).sort((a, b) => a - b), lines);
+    assert.ok(interrupts.every((i) => i.status === IRQ_STATUS_VALID));
+    assert.deepEqual(await gpio.settledInterrupts(), []);
+    // The last cage, through the last mux.
+    await i2c.selectChannels(0x77, 1 << 7);
+    assert.deepEqual(await i2c.readDevice(I2C_ADDRESS.A0), fixture.planes.cage(64)!.module!.a0());
+  }, { cageCount: MAX_CAGES_PER_BOARD });
+});
 
 Deno.test("planes: the lab tells of a plug before anything the plug causes, and of an unplug likewise", async () => {
   await withBoard((fixture) => {
