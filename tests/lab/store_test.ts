@@ -102,7 +102,7 @@ Deno.test("a changed topology is reconciled: new boards and cages, dropped ones,
     // lt2 shrinks from 4 cages to 2, lt1 disappears, lt3 appears, lt2 gets a third cage from a kind.
     const changed = TEST_TOPOLOGY
       .replace("four-port: { cages: 4, formFactor: sfp }", "four-port: { cages: 3, formFactor: sfp }")
-      .replace(/      - id: lt1\n[\s\S]*?(      - id: lt2)/, "$1")
+      .replace(/ {6}- id: lt1\n[\s\S]*?( {6}- id: lt2)/, "$1")
       .concat(
         `      - id: lt3\n        slot: 3\n        kind: two-port\n        cages:\n          2: sfp-10gbase-lr\n`,
       );
