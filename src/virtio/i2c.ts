@@ -46,6 +46,8 @@ export class VirtioI2cDevice implements VirtioDevice {
   /** A failed request with FAIL_NEXT fails the rest of its group (§5.21.6.1). */
   #failGroup = false;
   readonly #scratch = new Uint8Array(MAX_MESSAGE_BYTES);
+  readonly #headerBytes = new Uint8Array(OUT_HEADER_SIZE);
+  readonly #headerView = new DataView(this.#headerBytes.buffer);
 
   constructor(readonly adapter: I2cAdapter) {}
 
@@ -83,17 +85,16 @@ export class VirtioI2cDevice implements VirtioDevice {
       this.#failGroup = false;
       return this.#fail(chain, dataRoom);
     }
-    const request = chain.readAll();
-    const header = new DataView(request.buffer, request.byteOffset, OUT_HEADER_SIZE);
+    const header = this.#readHeader(chain);
     const wireAddress = header.getUint16(0, true);
     const flags = header.getUint32(4, true);
     const address = wireAddress >> 1; // the 7-bit address travels shifted left by one
     const isRead = (flags & FLAG_M_RD) !== 0;
-    const writeData = request.subarray(OUT_HEADER_SIZE);
+    const writeLength = chain.readableLength - OUT_HEADER_SIZE;
     let ok = false;
     if (this.#failGroup) {
       // §5.21.6: an earlier request of the group failed: fail this one without attempting it.
-    } else if (!this.#wellFormed(wireAddress, isRead, dataRoom, writeData.length)) {
+    } else if (!this.#wellFormed(wireAddress, isRead, dataRoom, writeLength)) {
       this.counters.malformed++;
     } else if (isRead) {
       const data = this.#scratch.subarray(0, dataRoom);
@@ -101,15 +102,29 @@ export class VirtioI2cDevice implements VirtioDevice {
       ok = this.adapter.read(address, data);
       if (ok) chain.writeAll(data);
     } else {
-      ok = this.adapter.write(address, writeData);
+      // Copied only now that its size is known to be sane.
+      ok = this.adapter.write(address, chain.readAll().subarray(OUT_HEADER_SIZE));
     }
     this.#failGroup = !ok && (flags & FLAG_FAIL_NEXT) !== 0;
     if (!ok) return this.#fail(chain, dataRoom);
     return this.#finish(chain, dataRoom, STATUS_OK);
   }
 
+  /** The out header: the first 8 device-readable bytes, wherever the descriptors cut them. */
+  #readHeader(chain: DescriptorChain): DataView {
+    let at = 0;
+    for (const buffer of chain.readable) {
+      const n = Math.min(buffer.length, OUT_HEADER_SIZE - at);
+      this.#headerBytes.set(buffer.subarray(0, n), at);
+      at += n;
+      if (at === OUT_HEADER_SIZE) break;
+    }
+    return this.#headerView;
+  }
+
   /**
-   * A request this bus can carry: a 7-bit address (10-bit ones have bits above 7 set), a buffer
+   * A request this bus can carry: a 7-bit address (a 10-bit one has bits above 7 set, or lands on
+   * the reserved 0x78-0x7b where nothing answers), a buffer
    * that goes the way M_RD says (device-writable data only for reads, device-readable data only
    * for writes), and no longer than Linux's i2c-dev lets any message be.
    */

@@ -9,6 +9,7 @@ import { bitPosition, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
 import { GUEST_MODES, withBoard } from "../board/board-fixture.ts";
 import { VhostUserFrontend } from "../support/frontend.ts";
 import type { ChainSpec } from "../support/driver-ring.ts";
+import { sliceBuffer } from "../support/guest-memory.ts";
 import {
   I2C_FLAG_M_RD,
   I2C_OUT_HEADER_SIZE,
@@ -286,6 +287,16 @@ for (const mode of GUEST_MODES) {
         "a write with device-writable data is refused",
       );
       assert.equal(fixture.planes.muxes[0].control, 0, "neither reached the mux");
+      // Not malformed: a header cut across two descriptors is read whole (a write of 0x05 to the mux).
+      const cut = { out: header(0x70, 0), data: memory.allocate(1, 64), status: status() };
+      cut.data.bytes[0] = 0x05;
+      const [cutUsed] = await client.submitRaw([{
+        readable: [sliceBuffer(cut.out, 0, 3), sliceBuffer(cut.out, 3, 5), cut.data],
+        writable: [cut.status],
+        indirect,
+      }]);
+      assert.deepEqual([cut.status.bytes[0], cutUsed.len], [I2C_STATUS_OK, 1]);
+      assert.equal(fixture.planes.muxes[0].control, 0x05);
       // The ring is intact and the next transfer works.
       await selectCage(client, 1);
       assert.deepEqual(await client.scan("quick"), [A0, A2, 0x70, 0x71]);
