@@ -6,7 +6,9 @@
 // is the frontend: it makes one chain available, kicks, and blocks in epoll_wait on the call
 // eventfd, one request in flight, as a guest vCPU waiting for its interrupt would.
 //
-//   deno run -A bench/kick_call.ts [--iterations 20000] [--warmup 2000] [--max-seconds 60]
+// Every path is measured in rounds (bench/support/rounds.ts), so machine noise falls on all alike.
+//
+//   deno run -A bench/kick_call.ts [--iterations 20000] [--warmup 2000] [--rounds 5] [--max-seconds 60]
 import {
   closeQuietly,
   connectUnix,
@@ -22,65 +24,90 @@ import { cPingPong } from "./support/c-floor.ts";
 import { ChildScript } from "./support/child.ts";
 import type { WaitMode } from "./support/eventfd-echo.ts";
 import { PinnedChains } from "./support/pinned-chains.ts";
-import { type LatencySummary, printTable, saveResult, summarizeNs } from "./support/stats.ts";
+import {
+  combineRounds,
+  p50Ratio,
+  ROUNDS_COLUMNS,
+  roundsRow,
+  type RoundsSummary,
+  timeRoundTrips,
+} from "./support/rounds.ts";
+import { type LatencySummary, printTable, saveResult } from "./support/stats.ts";
 
-const { iterations, warmup, maxSeconds } = latencyOptions();
+const { iterations, warmup, maxSeconds, rounds } = latencyOptions();
+const perRound = Math.ceil(iterations / rounds);
+const warmupPerRound = Math.ceil(warmup / rounds);
 
 /** What bench/report.ts reads back. */
 export interface KickCallResult {
   iterations: number;
   warmup: number;
-  backend: LatencySummary;
-  cRead: LatencySummary;
-  cEpoll: LatencySummary;
-  waits: Record<WaitMode, LatencySummary>;
+  backend: RoundsSummary;
+  cRead: RoundsSummary;
+  cEpoll: RoundsSummary;
+  waits: Record<WaitMode, RoundsSummary>;
+  /** Median over rounds of the backend's p50 over the C read floor's. */
+  ratio: number;
 }
 
-/** Round trips through the sfpemu backend in a child process; stops early at the time limit. */
-async function backendRoundTrips(): Promise<LatencySummary> {
+interface Backend {
+  roundTrips(count: number, warmup: number): LatencySummary;
+  close(): Promise<void>;
+}
+
+/** The sfpemu backend in a child process, with this process as its frontend. */
+async function startBackend(): Promise<Backend> {
   const directory = Deno.makeTempDirSync({ prefix: "sfpb-kick-" });
   const socket = `${directory}/empty.sock`;
   const backend = new ChildScript(new URL("./support/empty-backend.ts", import.meta.url), [socket]);
+  let frontend: VhostUserFrontend | undefined;
+  const close = async () => {
+    frontend?.disconnect();
+    await backend.stop();
+    Deno.removeSync(directory, { recursive: true });
+  };
   try {
     await backend.waitFor("ready");
-    const frontend = await VhostUserFrontend.start(socket, {
+    frontend = await VhostUserFrontend.start(socket, {
       queues: [{ size: 256 }],
       eventIdx: true,
       indirect: true,
     });
-    try {
-      const queue = frontend.queue(0);
-      const chains = new PinnedChains(queue.ring, frontend.memory, 1, { indirect: false, maxParts: 1 });
-      chains.set(0, [{ buffer: frontend.memory.allocate(8), length: 8, write: false }]);
-      const waiter = new CallWaiter(queue.callFd);
-      const samples = new Float64Array(iterations);
-      let measured = 0;
-      const deadline = performance.now() + maxSeconds * 1000;
-      for (let i = 0; i < warmup + iterations && performance.now() < deadline; i++) {
-        chains.offer(0);
-        queue.ring.publish();
-        const start = nowNs();
-        signalEventFd(queue.kickFd);
-        while (!waiter.wait(2000)) {
-          if (performance.now() > deadline) throw new Error("the backend stopped answering");
-        }
-        const elapsed = Number(nowNs() - start);
-        if (queue.ring.takeUsed().length !== 1) throw new Error("a call came without the used element");
-        if (i >= warmup) samples[measured++] = elapsed;
-      }
-      waiter.close();
-      return summarizeNs(samples.subarray(0, measured));
-    } finally {
-      frontend.disconnect();
-    }
-  } finally {
-    await backend.stop();
-    Deno.removeSync(directory, { recursive: true });
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
   }
+  const queue = frontend.queue(0);
+  const chains = new PinnedChains(queue.ring, frontend.memory, 1, { indirect: false, maxParts: 1 });
+  chains.set(0, [{ buffer: frontend.memory.allocate(8), length: 8, write: false }]);
+  const waiter = new CallWaiter(queue.callFd);
+  return {
+    roundTrips: (count, warmup) =>
+      timeRoundTrips(
+        { count, warmup, maxSeconds, nowNs },
+        () => {
+          signalEventFd(queue.kickFd);
+          waitForCall(waiter, "the backend");
+          if (queue.ring.takeUsed().length !== 1) throw new Error("a call came without the used element");
+        },
+        () => {
+          chains.offer(0);
+          queue.ring.publish();
+        },
+      ),
+    close: async () => {
+      waiter.close();
+      await close();
+    },
+  };
+}
+
+function waitForCall(waiter: CallWaiter, who: string): void {
+  if (!waiter.wait(5000)) throw new Error(`${who} stopped answering`);
 }
 
 /** Kick -> call through a Deno child that only waits and signals (no vhost-user): the wait's own cost. */
-async function waitRoundTrips(mode: WaitMode): Promise<LatencySummary> {
+async function waitRoundTrips(mode: WaitMode, count: number, warmup: number): Promise<LatencySummary> {
   const directory = Deno.makeTempDirSync({ prefix: "sfpb-wait-" });
   const socket = `${directory}/echo.sock`;
   const echo = new ChildScript(new URL("./support/eventfd-echo.ts", import.meta.url), [mode, socket]);
@@ -90,31 +117,22 @@ async function waitRoundTrips(mode: WaitMode): Promise<LatencySummary> {
   try {
     await echo.waitFor("ready");
     connection = connectUnix(socket);
-    const count = new Uint8Array(4);
-    new DataView(count.buffer).setUint32(0, warmup + iterations, true);
-    sendWithFds(connection, count, [kick, call]);
+    const total = new Uint8Array(4);
+    new DataView(total.buffer).setUint32(0, warmup + count, true);
+    sendWithFds(connection, total, [kick, call]);
     const waiter = new CallWaiter(call);
-    const samples = new Float64Array(iterations);
-    let measured = 0;
-    let i = 0;
-    const deadline = performance.now() + maxSeconds * 1000;
-    for (; i < warmup + iterations && performance.now() < deadline; i++) {
-      const start = nowNs();
+    const summary = timeRoundTrips({ count, warmup, maxSeconds, nowNs }, () => {
       signalEventFd(kick);
-      while (!waiter.wait(2000)) {
-        if (performance.now() > deadline) throw new Error(`the ${mode} echo stopped answering`);
-      }
-      const elapsed = Number(nowNs() - start);
-      if (i >= warmup) samples[measured++] = elapsed;
-    }
+      waitForCall(waiter, `the ${mode} echo`);
+    });
     // A run cut short by the time limit: let the child finish its count.
-    for (; i < warmup + iterations; i++) {
+    for (let i = warmup + summary.samples; i < warmup + count; i++) {
       signalEventFd(kick);
       waiter.wait(2000);
     }
     waiter.close();
     await echo.exited();
-    return summarizeNs(samples.subarray(0, measured));
+    return summary;
   } finally {
     for (const fd of [kick, call, connection]) closeQuietly(fd);
     await echo.stop().catch(() => {});
@@ -123,37 +141,57 @@ async function waitRoundTrips(mode: WaitMode): Promise<LatencySummary> {
 }
 
 if (import.meta.main) {
-  const cRead = await cPingPong("read", iterations, warmup);
-  const cEpoll = await cPingPong("epoll", iterations, warmup);
-  const backend = await backendRoundTrips();
-  const waits: Record<WaitMode, LatencySummary> = {
-    await: await waitRoundTrips("await"),
-    block: await waitRoundTrips("block"),
-    spin: await waitRoundTrips("spin"),
+  const modes: WaitMode[] = ["await", "block", "spin"];
+  const runs = {
+    backend: [] as LatencySummary[],
+    cRead: [] as LatencySummary[],
+    cEpoll: [] as LatencySummary[],
   };
-  const row = (name: string, s: LatencySummary) => [name, s.samples, s.p50Us, s.p99Us, s.maxUs, s.meanUs];
+  const waitRuns: Record<WaitMode, LatencySummary[]> = { await: [], block: [], spin: [] };
+  const backend = await startBackend();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      runs.cRead.push(await cPingPong("read", perRound, warmupPerRound));
+      runs.cEpoll.push(await cPingPong("epoll", perRound, warmupPerRound));
+      runs.backend.push(backend.roundTrips(perRound, warmupPerRound));
+      for (const mode of modes) waitRuns[mode].push(await waitRoundTrips(mode, perRound, warmupPerRound));
+    }
+  } finally {
+    await backend.close();
+  }
+  const result: KickCallResult = {
+    iterations,
+    warmup,
+    backend: combineRounds(runs.backend),
+    cRead: combineRounds(runs.cRead),
+    cEpoll: combineRounds(runs.cEpoll),
+    waits: {
+      await: combineRounds(waitRuns.await),
+      block: combineRounds(waitRuns.block),
+      spin: combineRounds(waitRuns.spin),
+    },
+    ratio: p50Ratio(runs.backend, runs.cRead),
+  };
+  const row = roundsRow;
   printTable(
-    `kick -> call round trip of an empty request, one in flight (${iterations} after ${warmup} warm-up)`,
-    ["path", "samples", "p50 us", "p99 us", "max us", "mean us"],
+    `kick -> call round trip of an empty request, one in flight (${iterations} in ${rounds} rounds, ` +
+      `medians of the rounds)`,
+    ["path", ...ROUNDS_COLUMNS],
     [
-      row("sfpemu backend (Deno, child process)", backend),
-      row("C eventfd ping-pong, read(2)", cRead),
-      row("C eventfd ping-pong, epoll_wait(2)", cEpoll),
+      row("sfpemu backend (Deno, child process)", result.backend),
+      row("C eventfd ping-pong, read(2)", result.cRead),
+      row("C eventfd ping-pong, epoll_wait(2)", result.cEpoll),
     ],
   );
   printTable(
     "where the time goes: a Deno child that only waits on the kick and signals the call (no vhost-user)",
-    ["wait in the child", "samples", "p50 us", "p99 us", "max us", "mean us"],
+    ["wait in the child", ...ROUNDS_COLUMNS],
     [
-      row("awaited nonblocking FFI wait (event-loop.ts idle)", waits.await),
-      row("synchronous epoll_wait(-1) (blocks the loop)", waits.block),
-      row("synchronous epoll_wait(0) spin (burns a core)", waits.spin),
+      row("awaited nonblocking FFI wait (event-loop.ts idle)", result.waits.await),
+      row("synchronous epoll_wait(-1) (blocks the loop)", result.waits.block),
+      row("synchronous epoll_wait(0) spin (burns a core)", result.waits.spin),
     ],
   );
-  console.log(
-    `sfpemu p50 = ${(backend.p50Us / cRead.p50Us).toFixed(1)}x the C read floor, ` +
-      `${(backend.p50Us / cEpoll.p50Us).toFixed(1)}x the C epoll floor`,
-  );
-  const result: KickCallResult = { iterations, warmup, backend, cRead, cEpoll, waits };
+  console.log(`sfpemu p50 = ${result.ratio.toFixed(1)}x the C read floor (median of the rounds' ratios)`);
   await saveResult("kick_call", result);
 }

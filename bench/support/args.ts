@@ -6,11 +6,13 @@ export interface LatencyOptions {
   iterations: number;
   /** Round trips before measuring (not counted). */
   warmup: number;
-  /** Time limit of the measuring loop: it stops early rather than run on. */
+  /** Time limit of each measuring loop: it stops early rather than run on. */
   maxSeconds: number;
+  /** Rounds the iterations are spread over (bench/support/rounds.ts). */
+  rounds: number;
 }
 
-/** --iterations (20000), --warmup (2000), --max-seconds (60). */
+/** --iterations (20000), --warmup (2000), --max-seconds (60), --rounds (5). */
 export function latencyOptions(args: string[] = Deno.args): LatencyOptions {
   const { values } = parseArgs({
     args,
@@ -18,11 +20,13 @@ export function latencyOptions(args: string[] = Deno.args): LatencyOptions {
       iterations: { type: "string", default: "20000" },
       warmup: { type: "string", default: "2000" },
       "max-seconds": { type: "string", default: "60" },
+      rounds: { type: "string", default: "5" },
     },
   });
   return {
     iterations: Number(values.iterations),
     warmup: Number(values.warmup),
     maxSeconds: Number(values["max-seconds"]),
+    rounds: Math.max(1, Number(values.rounds)),
   };
 }

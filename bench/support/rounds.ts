@@ -1,0 +1,66 @@
+// Latency measured in rounds: every path of a comparison (the backend, the C floor, ...) is
+// measured once per round, one after the other, so a busy moment of a shared machine falls on
+// all of them alike. A path's figures are the medians over the rounds of its p50 and p99 (and
+// the largest max); a ratio is taken within each round and its median reported.
+import { fmt, type LatencySummary, summarizeNs } from "./stats.ts";
+
+export interface RoundsSummary extends LatencySummary {
+  rounds: number;
+  /** Lowest and highest p50 of a round. */
+  p50MinUs: number;
+  p50MaxUs: number;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function combineRounds(rounds: LatencySummary[]): RoundsSummary {
+  const p50s = rounds.map((r) => r.p50Us);
+  return {
+    rounds: rounds.length,
+    samples: rounds.reduce((sum, r) => sum + r.samples, 0),
+    p50Us: median(p50s),
+    p99Us: median(rounds.map((r) => r.p99Us)),
+    maxUs: Math.max(...rounds.map((r) => r.maxUs)),
+    meanUs: median(rounds.map((r) => r.meanUs)),
+    p50MinUs: Math.min(...p50s),
+    p50MaxUs: Math.max(...p50s),
+  };
+}
+
+/** Median over rounds of a / b's p50. */
+export function p50Ratio(a: LatencySummary[], b: LatencySummary[]): number {
+  return median(a.map((r, i) => r.p50Us / b[i].p50Us));
+}
+
+/**
+ * Times `roundTrip` `count` times after `warmup` untimed calls (prepare() runs untimed before
+ * each); stops early at the time limit. Timing is by the caller-given clock in nanoseconds.
+ */
+export function timeRoundTrips(
+  options: { count: number; warmup: number; maxSeconds: number; nowNs: () => bigint },
+  roundTrip: () => void,
+  prepare: () => void = () => {},
+): LatencySummary {
+  const samples = new Float64Array(options.count);
+  let measured = 0;
+  const deadline = performance.now() + options.maxSeconds * 1000;
+  for (let i = 0; i < options.warmup + options.count && performance.now() < deadline; i++) {
+    prepare();
+    const start = options.nowNs();
+    roundTrip();
+    const elapsed = Number(options.nowNs() - start);
+    if (i >= options.warmup) samples[measured++] = elapsed;
+  }
+  return summarizeNs(samples.subarray(0, measured));
+}
+
+/** Table columns for RoundsSummary rows (printTable), after the first (the path's name). */
+export const ROUNDS_COLUMNS = ["samples", "p50 us", "p50 range", "p99 us", "max us"];
+
+export function roundsRow(name: string, s: RoundsSummary): (string | number)[] {
+  return [name, s.samples, s.p50Us, `${fmt(s.p50MinUs)}..${fmt(s.p50MaxUs)}`, s.p99Us, s.maxUs];
+}
