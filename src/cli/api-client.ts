@@ -1,13 +1,14 @@
 // The client side of the HTTP API for the CLI's verbs (status, plug, unplug, set, events): where
 // the API is (--api, SFPEMU_API), the bearer token (--api-token, SFPEMU_API_TOKEN), and errors a
 // user can act on: the emulator not running there, or the API's own message and path.
-import { UsageError } from "./command.ts";
+import { parseArgs } from "node:util";
+import { type Command, UsageError } from "./command.ts";
 import { parseApiAddress } from "./run.ts";
 
 export const DEFAULT_API_ADDRESS = "127.0.0.1:7040";
 
 /** Options every client verb takes, for node:util parseArgs. */
-export const CLIENT_OPTIONS = {
+const CLIENT_OPTIONS = {
   api: { type: "string" },
   "api-token": { type: "string" },
 } as const;
@@ -195,13 +196,50 @@ export function modulePath(cage: { olt: string; board: string; cage: number }): 
   }/cages/${cage.cage}/module`;
 }
 
-/** Runs a client verb's work; API problems become one line on stderr and exit code 1. */
-export async function reportApiErrors(verb: string, work: () => Promise<number>): Promise<number> {
-  try {
-    return await work();
-  } catch (error) {
-    if (!(error instanceof ApiClientError)) throw error;
-    console.error(`sfpemu ${verb}: ${error.message}`);
-    return 1;
-  }
+/** What a client verb's work gets: its parsed arguments and a client for the API they name. */
+export interface ClientVerbArgs {
+  values: Record<string, string | undefined>;
+  positionals: string[];
+  client: ApiClient;
+}
+
+/**
+ * A verb that talks to the API: its options plus --api / --api-token, parse mistakes as usage
+ * errors (exit 2), and an unreachable API or an API error as one line on stderr (exit 1).
+ */
+export function clientVerb(verb: {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Every option of a client verb takes a value (--format json). */
+  options?: Record<string, { type: "string" }>;
+  positionals?: boolean;
+  run(args: ClientVerbArgs): Promise<number>;
+}): Command {
+  return {
+    name: verb.name,
+    summary: verb.summary,
+    usage: verb.usage,
+    async run(args: string[]): Promise<number> {
+      let parsed;
+      try {
+        parsed = parseArgs({
+          args,
+          options: { ...CLIENT_OPTIONS, ...verb.options },
+          allowPositionals: verb.positionals ?? false,
+        });
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      const values = parsed.values as ClientVerbArgs["values"];
+      const client = ApiClient.fromOptions(values);
+      try {
+        return await verb.run({ values, positionals: parsed.positionals, client });
+      } catch (error) {
+        if (!(error instanceof ApiClientError)) throw error;
+        console.error(`sfpemu ${verb.name}: ${error.message}`);
+        return 1;
+      }
+    },
+  };
 }

@@ -1,8 +1,7 @@
 // sfpemu events: follows the running emulator's event stream (GET /events, server-sent events):
 // plugs, pins, TX_DISABLE from the guest, alarms, VMs connecting, boards pulled and put back.
-import { parseArgs } from "node:util";
 import { type Command, UsageError } from "./command.ts";
-import { ApiClient, ApiClientError, CLIENT_OPTIONS, CLIENT_USAGE, reportApiErrors } from "./api-client.ts";
+import { ApiClientError, CLIENT_USAGE, clientVerb } from "./api-client.ts";
 
 const usage = `usage: sfpemu events [--format json|text] [--since N] [--count N] [options]
 
@@ -13,53 +12,36 @@ Prints every event of the running emulator as it happens, until Ctrl-C.
   --count N              stop after N events
 ${CLIENT_USAGE}`;
 
-export const eventsCommand: Command = {
+export const eventsCommand: Command = clientVerb({
   name: "events",
   summary: "follow the running emulator's events (plugs, pins, alarms, VMs, boards)",
   usage,
-  run(args: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        options: {
-          ...CLIENT_OPTIONS,
-          format: { type: "string" },
-          since: { type: "string" },
-          count: { type: "string" },
-        },
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values } = parsed;
+  options: { format: { type: "string" }, since: { type: "string" }, count: { type: "string" } },
+  async run({ values, client }) {
     const format = values.format ?? "text";
     if (format !== "text" && format !== "json") {
       throw new UsageError(`--format is json or text, not "${format}"`);
     }
     const since = wholeNumber(values.since, "--since");
     const count = wholeNumber(values.count, "--count");
-    const client = ApiClient.fromOptions(values);
-    return reportApiErrors("events", async () => {
-      if (count === 0) return 0;
-      let seen = 0;
-      for await (const message of client.events({ since })) {
-        if (message.event === "hello") continue;
-        let event: Record<string, unknown>;
-        try {
-          event = JSON.parse(message.data);
-        } catch {
-          throw new ApiClientError(
-            `the event stream sent something that is not JSON: ${message.data.slice(0, 100)}`,
-          );
-        }
-        console.log(format === "json" ? JSON.stringify(event) : formatEvent(event));
-        if (count !== undefined && ++seen >= count) return 0;
+    if (count === 0) return 0;
+    let seen = 0;
+    for await (const message of client.events({ since })) {
+      if (message.event === "hello") continue;
+      let event: Record<string, unknown>;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        throw new ApiClientError(
+          `the event stream sent something that is not JSON: ${message.data.slice(0, 100)}`,
+        );
       }
-      throw new ApiClientError(`the API at ${client.baseUrl} closed the event stream (sfpemu run stopped?)`);
-    });
+      console.log(format === "json" ? JSON.stringify(event) : formatEvent(event));
+      if (count !== undefined && ++seen >= count) return 0;
+    }
+    throw new ApiClientError(`the API at ${client.baseUrl} closed the event stream (sfpemu run stopped?)`);
   },
-};
+});
 
 function wholeNumber(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;

@@ -1,15 +1,7 @@
 // sfpemu plug: puts a module of a catalog profile into a cage of the running emulator
 // (PUT .../module), optionally with its own identity.
-import { parseArgs } from "node:util";
 import { type Command, UsageError } from "./command.ts";
-import {
-  ApiClient,
-  CLIENT_OPTIONS,
-  CLIENT_USAGE,
-  modulePath,
-  parseCagePath,
-  reportApiErrors,
-} from "./api-client.ts";
+import { CLIENT_USAGE, clientVerb, modulePath, parseCagePath } from "./api-client.ts";
 
 /** Identity overrides as flags: --vendor-name sets vendorName, and so on. */
 const OVERRIDE_FLAGS = {
@@ -34,42 +26,24 @@ and can read the module's EEPROM. The cage must be empty.
   --vendor-oui XX:XX:XX
 ${CLIENT_USAGE}`;
 
-export const plugCommand: Command = {
+export const plugCommand: Command = clientVerb({
   name: "plug",
   summary: "plug a module into a cage of the running emulator",
   usage,
-  run(args: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        options: {
-          ...CLIENT_OPTIONS,
-          ...Object.fromEntries(
-            Object.keys(OVERRIDE_FLAGS).map((flag) => [flag, { type: "string" as const }]),
-          ),
-        },
-        allowPositionals: true,
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values, positionals } = parsed;
+  options: Object.fromEntries(Object.keys(OVERRIDE_FLAGS).map((flag) => [flag, { type: "string" as const }])),
+  positionals: true,
+  async run({ values, positionals, client }) {
     if (positionals.length !== 2) throw new UsageError("give the cage (OLT/BOARD/CAGE) and the profile");
     const cage = parseCagePath(positionals[0]);
-    const body: Record<string, string> = { profile: positionals[1] };
+    const body: Record<string, unknown> = { profile: positionals[1] };
     for (const [flag, key] of Object.entries(OVERRIDE_FLAGS)) {
-      const value = (values as Record<string, string | undefined>)[flag];
-      if (value !== undefined) body[key] = value;
+      if (values[flag] !== undefined) body[key] = values[flag];
     }
-    const client = ApiClient.fromOptions(values);
-    return reportApiErrors("plug", async () => {
-      const module = await client.request("PUT", modulePath(cage), body) as Record<string, unknown>;
-      console.log(`plugged ${describeModule(module)} into ${positionals[0]}`);
-      return 0;
-    });
+    const module = await client.request("PUT", modulePath(cage), body) as Record<string, unknown>;
+    console.log(`plugged ${describeModule(module)} into ${positionals[0]}`);
+    return 0;
   },
-};
+});
 
 /** "sfp-10gbase-sr (FINISAR CORP. FTLX8571D3BCL, SN AUJ0RCJ)" */
 export function describeModule(module: Record<string, unknown>): string {

@@ -1,15 +1,7 @@
 // sfpemu set: changes a plugged module's live readings (PATCH .../diagnostics) and forces or
 // releases its RX_LOS / TX_FAULT pins (PATCH .../signals), as key=value pairs.
-import { parseArgs } from "node:util";
 import { type Command, UsageError } from "./command.ts";
-import {
-  ApiClient,
-  CLIENT_OPTIONS,
-  CLIENT_USAGE,
-  modulePath,
-  parseCagePath,
-  reportApiErrors,
-} from "./api-client.ts";
+import { CLIENT_USAGE, clientVerb, modulePath, parseCagePath } from "./api-client.ts";
 import { DIAGNOSTIC_KEYS } from "../api/request-body.ts";
 import { FORCIBLE_SIGNALS } from "../lab/lab.ts";
 import { didYouMean } from "../sfp/spelling.ts";
@@ -56,43 +48,34 @@ export function parseSettings(pairs: readonly string[]): {
   return { diagnostics, signals };
 }
 
-export const setCommand: Command = {
+export const setCommand: Command = clientVerb({
   name: "set",
   summary: "change a module's readings or force its RX_LOS / TX_FAULT pins",
   usage,
-  run(args: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: CLIENT_OPTIONS, allowPositionals: true });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values, positionals } = parsed;
+  positionals: true,
+  async run({ positionals, client }) {
     if (positionals.length < 2) {
       throw new UsageError("give the cage (OLT/BOARD/CAGE) and at least one KEY=VALUE");
     }
     const cage = parseCagePath(positionals[0]);
     const { diagnostics, signals } = parseSettings(positionals.slice(1));
-    const client = ApiClient.fromOptions(values);
-    return reportApiErrors("set", async () => {
-      if (Object.keys(diagnostics).length > 0) {
-        const answer = await client.request("PATCH", `${modulePath(cage)}/diagnostics`, diagnostics) as {
-          diagnostics: Record<string, number | null>;
-        };
-        console.log(`${positionals[0]} diagnostics: ${pairs(answer.diagnostics)}`);
-      }
-      if (Object.keys(signals).length > 0) {
-        const answer = await client.request("PATCH", `${modulePath(cage)}/signals`, signals) as {
-          signals: Record<string, unknown> & { forced?: Record<string, boolean | null> };
-        };
-        const { forced, ...levels } = answer.signals;
-        const forcedText = Object.entries(forced ?? {}).map(([k, v]) => `${k}=${v === null ? "auto" : v}`);
-        console.log(`${positionals[0]} pins: ${pairs(levels)}  forced: ${forcedText.join(" ")}`);
-      }
-      return 0;
-    });
+    if (Object.keys(diagnostics).length > 0) {
+      const answer = await client.request("PATCH", `${modulePath(cage)}/diagnostics`, diagnostics) as {
+        diagnostics: Record<string, number | null>;
+      };
+      console.log(`${positionals[0]} diagnostics: ${pairs(answer.diagnostics)}`);
+    }
+    if (Object.keys(signals).length > 0) {
+      const answer = await client.request("PATCH", `${modulePath(cage)}/signals`, signals) as {
+        signals: Record<string, unknown> & { forced?: Record<string, boolean | null> };
+      };
+      const { forced, ...levels } = answer.signals;
+      const forcedText = Object.entries(forced ?? {}).map(([k, v]) => `${k}=${v === null ? "auto" : v}`);
+      console.log(`${positionals[0]} pins: ${pairs(levels)}  forced: ${forcedText.join(" ")}`);
+    }
+    return 0;
   },
-};
+});
 
 /** A JSON null reading is −∞ dBm (no light), which JSON cannot carry. */
 function pairs(record: Record<string, unknown>): string {

@@ -1,8 +1,7 @@
 // sfpemu status: the running lab as the API shows it (GET /topology): boards, their VMs, cages and
 // the modules in them.
-import { parseArgs } from "node:util";
 import { type Command, UsageError } from "./command.ts";
-import { ApiClient, CLIENT_OPTIONS, CLIENT_USAGE, reportApiErrors } from "./api-client.ts";
+import { CLIENT_USAGE, clientVerb } from "./api-client.ts";
 
 const usage = `usage: sfpemu status [--format text|json] [options]
 
@@ -27,32 +26,21 @@ interface TopologyView {
   }[];
 }
 
-export const statusCommand: Command = {
+export const statusCommand: Command = clientVerb({
   name: "status",
   summary: "show the running emulator's boards, cages and modules (via its API)",
   usage,
-  run(args: string[]): Promise<number> {
-    const { values } = parse(args);
+  options: { format: { type: "string" } },
+  async run({ values, client }) {
     const format = values.format ?? "text";
     if (format !== "text" && format !== "json") {
       throw new UsageError(`--format is text or json, not "${format}"`);
     }
-    const client = ApiClient.fromOptions(values);
-    return reportApiErrors("status", async () => {
-      const topology = await client.request("GET", "/topology") as TopologyView;
-      console.log(format === "json" ? JSON.stringify(topology, null, 2) : formatStatus(topology));
-      return 0;
-    });
+    const topology = await client.request("GET", "/topology") as TopologyView;
+    console.log(format === "json" ? JSON.stringify(topology, null, 2) : formatStatus(topology));
+    return 0;
   },
-};
-
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: { ...CLIENT_OPTIONS, format: { type: "string" } } });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+});
 
 /** One line per board, then one per cage, columns aligned within the board. */
 export function formatStatus(topology: TopologyView): string {
