@@ -21,6 +21,7 @@ import {
 } from "./support/i2c-board.ts";
 import {
   combineRounds,
+  type FloorComparison,
   p50Ratio,
   ROUNDS_COLUMNS,
   roundsRow,
@@ -29,21 +30,13 @@ import {
 } from "./support/rounds.ts";
 import { type LatencySummary, printTable, saveResult } from "./support/stats.ts";
 
-const { iterations, warmup, maxSeconds, rounds } = latencyOptions();
-const perRound = Math.ceil(iterations / rounds);
-const warmupPerRound = Math.ceil(warmup / rounds);
+const { iterations, warmup, maxSeconds, rounds, perRound, warmupPerRound } = latencyOptions();
 const CAGE = 1;
 const LENGTH = 16;
 
 /** What bench/report.ts reads back. */
-export interface EepromLatencyResult {
-  iterations: number;
-  warmup: number;
+export interface EepromLatencyResult extends FloorComparison {
   eeprom: RoundsSummary;
-  cRead: RoundsSummary;
-  cEpoll: RoundsSummary;
-  /** Median over rounds of the p50 over the C read floor's p50. */
-  ratio: number;
 }
 
 /** Throws unless the bytes read over I2C are what the API shows for the same cage. */

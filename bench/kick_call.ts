@@ -26,6 +26,7 @@ import type { WaitMode } from "./support/eventfd-echo.ts";
 import { PinnedChains } from "./support/pinned-chains.ts";
 import {
   combineRounds,
+  type FloorComparison,
   p50Ratio,
   ROUNDS_COLUMNS,
   roundsRow,
@@ -34,20 +35,12 @@ import {
 } from "./support/rounds.ts";
 import { type LatencySummary, printTable, saveResult } from "./support/stats.ts";
 
-const { iterations, warmup, maxSeconds, rounds } = latencyOptions();
-const perRound = Math.ceil(iterations / rounds);
-const warmupPerRound = Math.ceil(warmup / rounds);
+const { iterations, warmup, maxSeconds, rounds, perRound, warmupPerRound } = latencyOptions();
 
 /** What bench/report.ts reads back. */
-export interface KickCallResult {
-  iterations: number;
-  warmup: number;
+export interface KickCallResult extends FloorComparison {
   backend: RoundsSummary;
-  cRead: RoundsSummary;
-  cEpoll: RoundsSummary;
   waits: Record<WaitMode, RoundsSummary>;
-  /** Median over rounds of the backend's p50 over the C read floor's. */
-  ratio: number;
 }
 
 interface Backend {

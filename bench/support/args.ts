@@ -10,6 +10,9 @@ export interface LatencyOptions {
   maxSeconds: number;
   /** Rounds the iterations are spread over (bench/support/rounds.ts). */
   rounds: number;
+  /** iterations and warmup divided among the rounds. */
+  perRound: number;
+  warmupPerRound: number;
 }
 
 /** --iterations (20000), --warmup (2000), --max-seconds (60), --rounds (5). */
@@ -23,10 +26,15 @@ export function latencyOptions(args: string[] = Deno.args): LatencyOptions {
       rounds: { type: "string", default: "5" },
     },
   });
+  const iterations = Number(values.iterations);
+  const warmup = Number(values.warmup);
+  const rounds = Math.max(1, Number(values.rounds));
   return {
-    iterations: Number(values.iterations),
-    warmup: Number(values.warmup),
+    iterations,
+    warmup,
     maxSeconds: Number(values["max-seconds"]),
-    rounds: Math.max(1, Number(values.rounds)),
+    rounds,
+    perRound: Math.ceil(iterations / rounds),
+    warmupPerRound: Math.ceil(warmup / rounds),
   };
 }

@@ -31,6 +31,16 @@ export function combineRounds(rounds: LatencySummary[]): RoundsSummary {
   };
 }
 
+/** A path compared with the C eventfd ping-pong measured in the same rounds. */
+export interface FloorComparison {
+  iterations: number;
+  warmup: number;
+  cRead: RoundsSummary;
+  cEpoll: RoundsSummary;
+  /** Median over the rounds of the path's p50 over the C read floor's p50. */
+  ratio: number;
+}
+
 /** Median over rounds of a / b's p50. */
 export function p50Ratio(a: LatencySummary[], b: LatencySummary[]): number {
   return median(a.map((r, i) => r.p50Us / b[i].p50Us));
