@@ -11,6 +11,7 @@ import type { VhostUserFrontend } from "./frontend.ts";
 import { findUsed } from "./echo-client.ts";
 
 // §5.20.6: request types, status, directions, interrupt status.
+// Written here from the spec, not imported from src/virtio/: a wrong value there cannot hide.
 export const GpioRequestType = {
   GET_NAMES: 0x0001,
   GET_DIRECTION: 0x0002,

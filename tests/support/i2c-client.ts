@@ -12,6 +12,7 @@ import type { VhostUserFrontend } from "./frontend.ts";
 import { findUsed } from "./echo-client.ts";
 
 // §5.21.6: header flags and status values.
+// Written here from the spec, not imported from src/virtio/: a wrong value there cannot hide.
 export const I2C_FLAG_FAIL_NEXT = 1 << 0;
 export const I2C_FLAG_M_RD = 1 << 1;
 export const I2C_STATUS_OK = 0;
