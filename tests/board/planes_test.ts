@@ -11,9 +11,8 @@ import {
 } from "../../src/board/board.ts";
 import { bitPosition, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
 import { bitField } from "../../src/sfp/codec.ts";
-import { IrqType } from "../../src/virtio/gpio.ts";
 import { GUEST_MODES, makeModule, withBoard } from "./board-fixture.ts";
-import { invalidInterrupt, IRQ_STATUS_VALID, validInterrupt } from "../support/gpio-client.ts";
+import { GpioIrqType, invalidInterrupt, IRQ_STATUS_VALID, validInterrupt } from "../support/gpio-client.ts";
 import { VhostUserFrontend } from "../support/frontend.ts";
 
 const STATUS_CONTROL = bitField("statusControl");
@@ -24,7 +23,7 @@ for (const mode of GUEST_MODES) {
       const i2c = await fixture.connectI2c(mode);
       const gpio = await fixture.connectGpio(mode);
       const modAbs = cageLineIndex(10, "mod-abs");
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.EDGE_BOTH));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.EDGE_BOTH));
       gpio.unmask(modAbs);
       const { muxAddress, channel } = cageI2cLocation(10);
       await i2c.selectChannels(muxAddress, 1 << channel);
@@ -57,7 +56,7 @@ for (const mode of GUEST_MODES) {
       assert.ok(await first.directionOutput(txDisable, 0));
       assert.ok(await first.directionOutput(cageLineIndex(2, "rs0"), 1));
       assert.ok(await first.setDirection(modAbs, "none")); // gpiod frees the line
-      assert.ok(await first.setIrqType(cageLineIndex(3, "mod-abs"), IrqType.EDGE_BOTH));
+      assert.ok(await first.setIrqType(cageLineIndex(3, "mod-abs"), GpioIrqType.EDGE_BOTH));
       assert.equal(module.txDisabled, false);
       // A second VM on the same socket is refused and changes nothing.
       const refused = fixture.count("frontend-refused", "gpio");
@@ -90,7 +89,7 @@ Deno.test("planes: a full board of 64 cages: 8 muxes on the bus, one interrupt p
     assert.deepEqual(await i2c.scan("quick"), [0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77]);
     const lines = fixture.planes.cages.map((cage) => cageLineIndex(cage.id, "mod-abs"));
     for (const line of lines) {
-      assert.ok(await gpio.setIrqType(line, IrqType.EDGE_FALLING));
+      assert.ok(await gpio.setIrqType(line, GpioIrqType.EDGE_FALLING));
       gpio.unmask(line);
     }
     for (const cage of fixture.planes.cages) fixture.plug(cage.id, "sfp-10gbase-sr");

@@ -25,6 +25,15 @@ export const GPIO_STATUS_ERR = 1;
 export type GpioDirectionName = "none" | "out" | "in";
 const DIRECTION_CODES: Record<GpioDirectionName, number> = { none: 0, out: 1, in: 2 };
 const DIRECTION_NAMES: GpioDirectionName[] = ["none", "out", "in"];
+/** Trigger types of IRQ_TYPE (the Linux IRQ_TYPE_* values). */
+export const GpioIrqType = {
+  NONE: 0,
+  EDGE_RISING: 1,
+  EDGE_FALLING: 2,
+  EDGE_BOTH: 3,
+  LEVEL_HIGH: 4,
+  LEVEL_LOW: 8,
+} as const;
 export const IRQ_STATUS_INVALID = 0;
 export const IRQ_STATUS_VALID = 1;
 

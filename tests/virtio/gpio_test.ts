@@ -4,13 +4,13 @@
 // the eventq, queued again after each interrupt). Every test runs for modern and legacy virtio.
 import assert from "node:assert/strict";
 import { CAGE_LINE_SUFFIXES, type CageLine, cageLineIndex } from "../../src/board/board.ts";
-import { IrqType } from "../../src/virtio/gpio.ts";
 import { bitField } from "../../src/sfp/codec.ts";
 import { bitPosition } from "../../src/sfp/field-map.ts";
 import { GUEST_MODES, withBoard } from "../board/board-fixture.ts";
 import {
   GPIO_STATUS_ERR,
   GPIO_STATUS_OK,
+  GpioIrqType,
   GpioRequestType,
   invalidInterrupt,
   IRQ_STATUS_VALID,
@@ -56,7 +56,7 @@ for (const mode of GUEST_MODES) {
       const modAbs = line(5, "mod-abs");
       const neighbour = line(6, "mod-abs");
       for (const l of [modAbs, neighbour]) {
-        assert.ok(await gpio.setIrqType(l, IrqType.EDGE_BOTH));
+        assert.ok(await gpio.setIrqType(l, GpioIrqType.EDGE_BOTH));
         gpio.unmask(l);
       }
       assert.deepEqual(await gpio.settledInterrupts(), [], "nothing changed yet");
@@ -84,7 +84,7 @@ for (const mode of GUEST_MODES) {
       const gpio = await fixture.connectGpio(mode);
       const rxLos = line(2, "rx-los");
       assert.equal(await gpio.getValue(rxLos), 0, "light is received");
-      assert.ok(await gpio.setIrqType(rxLos, IrqType.LEVEL_HIGH));
+      assert.ok(await gpio.setIrqType(rxLos, GpioIrqType.LEVEL_HIGH));
       gpio.unmask(rxLos);
       assert.deepEqual(await gpio.settledInterrupts(), []);
       // The fibre is pulled: LOS asserts while the buffer waits.
@@ -125,7 +125,7 @@ for (const mode of GUEST_MODES) {
     await withBoard(async (fixture) => {
       const gpio = await fixture.connectGpio(mode);
       const modAbs = line(7, "mod-abs");
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.LEVEL_LOW));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.LEVEL_LOW));
       gpio.unmask(modAbs);
       assert.deepEqual(await gpio.settledInterrupts(), [], "an empty cage: MOD_ABS high");
       fixture.plug(7, "sfp-10gbase-lr");
@@ -142,7 +142,7 @@ for (const mode of GUEST_MODES) {
     await withBoard(async (fixture) => {
       const gpio = await fixture.connectGpio(mode);
       const modAbs = line(1, "mod-abs");
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.EDGE_BOTH));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.EDGE_BOTH));
       fixture.plug(1, "sfp-1000base-lx"); // latched: enabled but masked (§5.20.6.2)
       gpio.unmask(modAbs);
       assert.deepEqual(await gpio.waitForInterrupts(1), [validInterrupt(modAbs)]);
@@ -159,9 +159,9 @@ for (const mode of GUEST_MODES) {
       gpio.unmask(modAbs);
       assert.deepEqual(await gpio.settledInterrupts(), []);
       // A rising-only interrupt ignores the falling edge of a plug.
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.NONE));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.NONE));
       assert.deepEqual(await gpio.waitForInterrupts(1), [invalidInterrupt(modAbs)]);
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.EDGE_RISING));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.EDGE_RISING));
       gpio.unmask(modAbs);
       fixture.plug(1, "sfp-1000base-lx");
       assert.deepEqual(await gpio.settledInterrupts(), []);
@@ -174,17 +174,17 @@ for (const mode of GUEST_MODES) {
     await withBoard(async (fixture) => {
       const gpio = await fixture.connectGpio(mode);
       const modAbs = line(4, "mod-abs");
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.EDGE_BOTH));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.EDGE_BOTH));
       gpio.unmask(modAbs);
       await gpio.frontend.sync(); // the buffer is with the device before the interrupt is disabled
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.NONE));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.NONE));
       assert.deepEqual(await gpio.waitForInterrupts(1), [invalidInterrupt(modAbs)]);
       // Disabled: edges are neither delivered nor latched.
       fixture.plug(4, "sfp-10gbase-sr");
       // Unmasking a disabled interrupt hands the buffer straight back, invalid.
       gpio.unmask(modAbs);
       assert.deepEqual(await gpio.waitForInterrupts(1), [invalidInterrupt(modAbs)]);
-      assert.ok(await gpio.setIrqType(modAbs, IrqType.EDGE_BOTH));
+      assert.ok(await gpio.setIrqType(modAbs, GpioIrqType.EDGE_BOTH));
       gpio.unmask(modAbs);
       assert.deepEqual(await gpio.settledInterrupts(), [], "the plug while disabled was discarded");
       // An unknown trigger type is refused and changes nothing.
@@ -243,7 +243,7 @@ for (const mode of GUEST_MODES) {
       assert.equal(await gpio.getValue(txDisable), 1);
       assert.equal(module.txDisabled, true);
       const rxLos = line(3, "rx-los");
-      assert.ok(await gpio.setIrqType(rxLos, IrqType.EDGE_BOTH));
+      assert.ok(await gpio.setIrqType(rxLos, GpioIrqType.EDGE_BOTH));
       gpio.unmask(rxLos);
       await gpio.frontend.sync();
       assert.ok(await gpio.setDirection(rxLos, "none"));
