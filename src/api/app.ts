@@ -119,17 +119,17 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     board: c.req.param("board")!,
     cage: cageNumber(c.req.param("cage")!),
   });
-  const describeModule = (module: M) => ({
-    ...lab.modules.describe(module),
-    diagnostics: module.diagnostics(),
-    signals: signalsOf(module),
-    ...options.moduleState?.(module),
-  });
   const signalsOf = (module: M) => ({
     rxLos: module.rxLos,
     txFault: module.txFault,
     txDisabled: module.txDisabled,
     forced: lab.forcedSignals(module),
+  });
+  const describeModule = (module: M) => ({
+    ...lab.modules.describe(module),
+    diagnostics: module.diagnostics(),
+    signals: signalsOf(module),
+    ...options.moduleState?.(module),
   });
 
   app.get(modulePath, (c) => {
