@@ -24,8 +24,12 @@ export interface VirtioDevice {
   processQueue(queue: Virtqueue): void;
   /** The queue stopped (GET_VRING_BASE, reset, disconnect): forget chains held from it. */
   queueStopped?(queue: Virtqueue): void;
-  /** A new frontend connected: the device starts from power-on state (a VM (re)booted). */
-  frontendConnected?(): void;
+  /**
+   * A driver starts from scratch, so the device goes to its power-on state: a new frontend
+   * connected (QEMU started), or the guest rebooted under the same QEMU — which keeps the socket
+   * and only stops every ring (GET_VRING_BASE) and starts them again from index 0.
+   */
+  driverStarted?(): void;
   /** The frontend went away or reset the device. */
   reset(): void;
 }

@@ -75,7 +75,7 @@ export class VhostUserListener {
         continue;
       }
       this.connections++;
-      this.device.frontendConnected?.();
+      this.device.driverStarted?.();
       this.#session = new VhostUserSession(fd, this.device, this.#loop, this.#log, (session, reason) => {
         if (this.#session === session) this.#session = undefined;
         this.#log.info("frontend disconnected", { reason });

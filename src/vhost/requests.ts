@@ -170,6 +170,7 @@ export const requestTable: Record<number, RequestEntry> = {
     handle(s, m) {
       const { index } = readVringState(m);
       const base = s.stopQueue(s.queue(index));
+      s.stoppedQueues.add(index);
       return vringStatePayload({ index, num: base });
     },
   },
@@ -178,6 +179,7 @@ export const requestTable: Record<number, RequestEntry> = {
     replies: false,
     handle(s, m) {
       const { queue, fd } = vringFd(s, m, "SET_VRING_KICK");
+      s.ringStarting(queue);
       s.setKick(queue, fd);
       queue.started = true;
       if (s.ringsStartEnabled) queue.enabled = true;

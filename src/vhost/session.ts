@@ -34,6 +34,8 @@ export class VhostUserSession {
   owner = false;
   status = 0;
   closed = false;
+  /** Queues stopped by GET_VRING_BASE since they last ran (see ringStarting). */
+  readonly stoppedQueues = new Set<number>();
 
   readonly #socketWatch: Watch;
   readonly #kickWatches = new Map<number, Watch>();
@@ -98,6 +100,22 @@ export class VhostUserSession {
     const base = queue.stop();
     this.device.queueStopped?.(queue);
     return base;
+  }
+
+  /**
+   * A ring is being started (SET_VRING_KICK). When every ring had been stopped and the first to
+   * start again starts from index 0, the guest's driver started over (a reboot under the same
+   * QEMU, which keeps the connection): the device goes back to power-on state as on a new
+   * connection. A pause/resume restarts from the saved indices and keeps the device state (a
+   * ring still at 0 then has never been used, so a reset changes nothing the guest did).
+   */
+  ringStarting(queue: Virtqueue): void {
+    const everyRingStopped = this.stoppedQueues.size === this.queues.length;
+    this.stoppedQueues.clear();
+    if (everyRingStopped && queue.lastAvailIdx === 0) {
+      this.log.info("guest driver restarted the device; back to power-on state");
+      this.device.driverStarted?.();
+    }
   }
 
   /** Lets the device take what the driver made available, then notifies the driver. */

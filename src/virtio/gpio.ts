@@ -103,7 +103,7 @@ export class VirtioGpioDevice implements VirtioDevice {
     return this.#config;
   }
 
-  frontendConnected(): void {
+  driverStarted(): void {
     this.controller.reset?.();
   }
 

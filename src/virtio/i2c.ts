@@ -55,7 +55,7 @@ export class VirtioI2cDevice implements VirtioDevice {
     return new Uint8Array(0); // virtio-i2c has no config space
   }
 
-  frontendConnected(): void {
+  driverStarted(): void {
     this.adapter.reset?.();
   }
 

@@ -64,7 +64,7 @@ export class EchoDevice implements VirtioDevice {
     this.negotiatedFeatures = features;
   }
 
-  frontendConnected(): void {
+  driverStarted(): void {
     this.frontends++;
   }
 

@@ -327,3 +327,27 @@ for (const mode of GUEST_MODES) {
     });
   });
 }
+
+Deno.test("i2c: a guest reboot under the same QEMU (every ring stopped, restarted from 0) resets the muxes", async () => {
+  await withBoard(async (fixture) => {
+    fixture.plug(1, "sfp-10gbase-sr");
+    const client = await fixture.connectI2c("modern");
+    await client.selectChannels(0x70, 0x01);
+    assert.deepEqual(await client.scan("quick"), [A0, A2, 0x70, 0x71]);
+    const frontend = client.frontend;
+    // A pause/resume: the ring stops and restarts where it was; the guest's mux setting stays.
+    const base = await frontend.getVringBase(0);
+    assert.ok(base > 0);
+    await frontend.restartQueue(0, base);
+    assert.equal(await client.receiveByte(0x70), 0x01);
+    // A reboot: QEMU keeps the socket, stops the ring, the guest's driver starts over at index 0
+    // on freshly zeroed rings.
+    await frontend.getVringBase(0);
+    frontend.queue(0).ring.resetIndices(0, 0);
+    frontend.queue(0).ring.setUsedIdx(0);
+    await frontend.restartQueue(0, 0);
+    assert.equal(fixture.planes.muxes[0].control, 0);
+    assert.equal(await client.receiveByte(0x70), 0);
+    assert.deepEqual(await client.scan("quick"), [0x70, 0x71]);
+  });
+});
