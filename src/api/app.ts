@@ -42,6 +42,9 @@ export interface ApiOptions<M extends LabModule> {
 
 const STATUS = { not_found: 404, conflict: 409, invalid: 422 } as const;
 
+/** Events one SSE client may have pending before it is disconnected as too slow. */
+const MAX_QUEUED_EVENTS_PER_STREAM = 10_000;
+
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -194,15 +197,23 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     return streamSSE(c, async (stream) => {
       const queue: LabEvent[] = Number.isFinite(since) ? lab.events.since(since) : [];
       let wake: (() => void) | undefined;
+      let overflowed = false;
       const unsubscribe = lab.events.subscribe((event) => {
+        // A client that stops reading must not grow our memory without bound: it is told it fell
+        // behind and disconnected, and reconnects with Last-Event-ID to catch up from the history.
+        if (queue.length >= MAX_QUEUED_EVENTS_PER_STREAM) {
+          overflowed = true;
+          close();
+          return;
+        }
         queue.push(event);
         wake?.();
       });
       let open = !options.closing?.aborted;
-      const close = () => {
+      function close() {
         open = false;
         wake?.();
-      };
+      }
       stream.onAbort(close);
       options.closing?.addEventListener("abort", close);
       try {
@@ -223,6 +234,14 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
           });
           wake = undefined;
           if (!queue.length && open) await stream.write(": keep-alive\n\n");
+        }
+        if (overflowed) {
+          const message =
+            `more than ${MAX_QUEUED_EVENTS_PER_STREAM} events waited for this client; reconnect with Last-Event-ID`;
+          await stream.writeSSE({
+            event: "overflow",
+            data: JSON.stringify({ message, lastEvent: lab.events.lastSeq }),
+          });
         }
       } finally {
         unsubscribe();
