@@ -1,8 +1,7 @@
 // The client side of the HTTP API for the CLI's verbs (status, plug, unplug, set, events): where
 // the API is (--api, SFPEMU_API), the bearer token (--api-token, SFPEMU_API_TOKEN), and errors a
 // user can act on: the emulator not running there, or the API's own message and path.
-import { parseArgs } from "node:util";
-import { type Command, UsageError } from "./command.ts";
+import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { parseApiAddress } from "./run.ts";
 
 export const DEFAULT_API_ADDRESS = "127.0.0.1:7040";
@@ -221,16 +220,11 @@ export function clientVerb(verb: {
     summary: verb.summary,
     usage: verb.usage,
     async run(args: string[]): Promise<number> {
-      let parsed;
-      try {
-        parsed = parseArgs({
-          args,
-          options: { ...CLIENT_OPTIONS, ...verb.options },
-          allowPositionals: verb.positionals ?? false,
-        });
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
+      const parsed = parseCommandArgs({
+        args,
+        options: { ...CLIENT_OPTIONS, ...verb.options },
+        allowPositionals: verb.positionals ?? false,
+      });
       const values = parsed.values as ClientVerbArgs["values"];
       const client = ApiClient.fromOptions(values);
       try {

@@ -1,6 +1,5 @@
 // sfpemu catalog: the module types a topology can plug, from devices/*.yaml.
-import { parseArgs } from "node:util";
-import { type Command, UsageError } from "./command.ts";
+import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { type Catalog, loadCatalog } from "../sfp/catalog.ts";
 
 const usage = `usage: sfpemu catalog [--format text|json] [--dir DIR]
@@ -46,16 +45,11 @@ export function reportCatalogErrors(catalog: Catalog): number {
 }
 
 function parseCatalogArgs(args: string[]): { format: "text" | "json"; dir?: string } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { format: { type: "string", default: "text" }, dir: { type: "string" } },
-      allowPositionals: false,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandArgs({
+    args,
+    options: { format: { type: "string", default: "text" }, dir: { type: "string" } },
+    allowPositionals: false,
+  });
   const { format, dir } = parsed.values;
   if (format !== "text" && format !== "json") {
     throw new UsageError(`unknown format "${format}"; use text or json`);

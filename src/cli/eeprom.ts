@@ -1,6 +1,5 @@
 // sfpemu eeprom: the EEPROM a module of a profile shows a host, as a hexdump, raw bytes or fields.
-import { parseArgs } from "node:util";
-import { type Command, UsageError } from "./command.ts";
+import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { reportCatalogErrors } from "./catalog.ts";
 import { loadCatalog } from "../sfp/catalog.ts";
 import { checkChecksums } from "../sfp/checksum.ts";
@@ -115,22 +114,17 @@ interface EepromOptions {
 }
 
 function parseEepromArgs(args: string[]): EepromOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        format: { type: "string", default: "hex" },
-        dir: { type: "string" },
-        ...Object.fromEntries(
-          Object.keys(OVERRIDE_OPTIONS).map((name) => [name, { type: "string" as const }]),
-        ),
-      },
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandArgs({
+    args,
+    options: {
+      format: { type: "string", default: "hex" },
+      dir: { type: "string" },
+      ...Object.fromEntries(
+        Object.keys(OVERRIDE_OPTIONS).map((name) => [name, { type: "string" as const }]),
+      ),
+    },
+    allowPositionals: true,
+  });
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError("expected exactly one profile id");
   const format = values.format;

@@ -1,7 +1,6 @@
 // sfpemu run: loads a topology (or the built-in default), opens every board's vhost-user
 // sockets, serves the HTTP API, and runs until SIGINT/SIGTERM, then shuts down in order.
-import { parseArgs } from "node:util";
-import { type Command, UsageError } from "./command.ts";
+import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { createApi } from "../api/app.ts";
 import type { Lab } from "../lab/lab.ts";
 import { catalogEntries, sfpModuleFactory } from "../lab/sfp-modules.ts";
@@ -62,23 +61,18 @@ function isLoopback(host: string): boolean {
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        api: { type: "string", default: "127.0.0.1:7040" },
-        "api-token": { type: "string" },
-        "allow-remote": { type: "boolean", default: false },
-        "state-dir": { type: "string" },
-        "log-format": { type: "string" },
-        "log-level": { type: "string", default: "info" },
-      },
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandArgs({
+    args,
+    options: {
+      api: { type: "string", default: "127.0.0.1:7040" },
+      "api-token": { type: "string" },
+      "allow-remote": { type: "boolean", default: false },
+      "state-dir": { type: "string" },
+      "log-format": { type: "string" },
+      "log-level": { type: "string", default: "info" },
+    },
+    allowPositionals: true,
+  });
   const { values, positionals } = parsed;
   if (positionals.length > 1) throw new UsageError("at most one topology file");
   const { host, port } = parseApiAddress(values.api!);

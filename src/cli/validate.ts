@@ -1,6 +1,5 @@
 // sfpemu validate: checks a topology file the way `sfpemu run` would load it, without starting anything.
-import { parseArgs } from "node:util";
-import { type Command, UsageError } from "./command.ts";
+import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { loadTopologyFile } from "../topology/load.ts";
 import { formatIssue, TopologyError } from "../topology/issue.ts";
 import type { Topology } from "../topology/model.ts";
@@ -40,16 +39,11 @@ export const validateCommand: Command = {
 };
 
 function parseValidateArgs(args: string[]): { file: string; format: "text" | "json" } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { format: { type: "string", default: "text" } },
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandArgs({
+    args,
+    options: { format: { type: "string", default: "text" } },
+    allowPositionals: true,
+  });
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError("expected exactly one topology file");
   if (values.format !== "text" && values.format !== "json") {
