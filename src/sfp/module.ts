@@ -6,6 +6,12 @@
 // Derived bytes (live values, flags, pin states) are recomputed when an input changes, never on a
 // read: guests poll A2h constantly. Reads copy from that state synchronously, so every read is one
 // consistent snapshot and a 2-byte diagnostic can never be torn within a read.
+//
+// Faults (faults.ts) are set and cleared here; what they do is computed by fault-effects.ts from
+// the faults and the time. The module has no timers: time-driven faults (pulses, flaps, ramps,
+// noise, drift) are applied up to the clock whenever the module is observed (an I2C transfer, a
+// pin, a2(), diagnostics()) and by advance(), which the lab calls while hasTimedBehaviour is true
+// so that changes nobody reads still raise their events. All randomness comes from the seed.
 import {
   bitField,
   type DecodedFields,
@@ -32,6 +38,27 @@ import {
   type ThresholdSet,
 } from "./diagnostics.ts";
 import {
+  type ActiveFault,
+  activeFault,
+  environmentAt,
+  faultyA0,
+  faultyCcDmi,
+  POWER_LEVEL_BITS,
+  rxLosFlapAsserted,
+  startUpDelayMs,
+  txFaultLevel,
+} from "./fault-effects.ts";
+import {
+  checkFault,
+  checkFaultKind,
+  coversDevice,
+  type Fault,
+  FAULT_KIND_SPECS,
+  FAULT_KINDS,
+  FaultError,
+  type FaultKind,
+} from "./faults.ts";
+import {
   A2_PAGE_SIZE,
   A2_PAGE_START,
   type Device,
@@ -50,11 +77,13 @@ import {
   profileFieldValues,
   profileHasA2h,
 } from "./profile.ts";
+import { hashParts, SeededRandom, seedParts } from "./random.ts";
 import { didYouMean } from "./spelling.ts";
 
 export type { Diagnostics } from "./diagnostics.ts";
 export type { ModuleOverrides, ModuleProfile } from "./profile.ts";
 export type { DecodedFields } from "./codec.ts";
+export type { Fault, FaultKind } from "./faults.ts";
 
 /** An output the test engineer can force: RX_LOS or TX_FAULT. */
 export type ForcibleSignal = "rxLos" | "txFault";
@@ -80,7 +109,9 @@ export type ModuleEvent =
     readonly raised: boolean;
   }
   /** The host changed the user EEPROM (A2h bytes 128-247 of page 00h): the store saves it. */
-  | { readonly type: "userEeprom" };
+  | { readonly type: "userEeprom" }
+  /** A fault was set (active, with its parameters) or cleared (not active, with the ones it had). */
+  | ({ readonly type: "fault"; readonly active: boolean } & Fault);
 
 export interface ModuleOptions {
   overrides?: ModuleOverrides;
@@ -88,9 +119,15 @@ export interface ModuleOptions {
   now?: () => number;
   /** When the module was inserted, on the `now` clock; default now(). */
   insertedAtMs?: number;
+  /**
+   * Seed of every random choice the module makes (intermittent NACKs, noise): the same seed and
+   * the same calls at the same clock values give the same results. Default: a random one (see seed).
+   */
+  seed?: number;
 }
 
 const STATUS = bitField("statusControl");
+const OPTIONS = bitField("options");
 const EXTENDED_CONTROL = bitField("extendedControl");
 const ALARM_FLAGS = bitField("alarmFlags");
 const WARNING_FLAGS = bitField("warningFlags");
@@ -120,20 +157,31 @@ const UNMEASURED: Diagnostics = {
   rxPowerDbm: -Infinity,
 };
 
+/** The diagnostic a ramp or drift moves. */
+const ORIGIN_DIAGNOSTIC = { "temperature-ramp": "temperatureC", "rx-power-drift": "rxPowerDbm" } as const;
+
 /** What an unimplemented A2h page reads: an undriven open-drain bus. */
 const ABSENT_BYTE = 0xff;
 
 export class SfpModule {
   readonly profile: ModuleProfile;
+  /** The seed every random choice of this module derives from (given, or drawn at construction). */
+  readonly seed: number;
   readonly #now: () => number;
+  /** The latest time the module has seen: a clock going back does not undo time-driven changes. */
+  #latestMs: number;
+  /** When derived state was last computed, to skip recomputing it on reads at the same time. */
+  #refreshedAtMs = -Infinity;
+  readonly #insertedAtMs: number;
   readonly #readyAtMs: number;
-  #dataReadyPending: boolean;
+  #dataReadyPending = false;
 
   readonly #hasA2h: boolean;
   readonly #flagsImplemented: boolean;
   readonly #losInverted: boolean;
-  readonly #powerLevelDeclared: boolean;
-  readonly #a0: Uint8Array;
+  /** A0h as the profile and overrides make it; #a0 is what is served, faults included. */
+  readonly #pristineA0: Uint8Array;
+  #a0: Uint8Array;
   /** A2h bytes 0-127; the upper half lives in #pages. */
   readonly #a2: Uint8Array;
   /** A2h upper halves by page number (one page, 00h, without paging). */
@@ -145,7 +193,9 @@ export class SfpModule {
   readonly #rawThresholds: Record<DiagnosticName, ThresholdSet>;
   readonly #losRaw: { assert: number; deassert: number } | undefined;
 
+  /** Values set through setDiagnostics; #measured adds what environment faults do to them. */
   #set: Diagnostics;
+  #measured: Diagnostics;
   #txDisablePin = false;
   #rs0Pin = false;
   #rs1Pin = false;
@@ -155,6 +205,15 @@ export class SfpModule {
   #pinLevels: Record<ForcibleSignal, boolean> = { rxLos: false, txFault: false };
   #raisedFlags = new Set<string>();
   readonly #listeners = new Set<(event: ModuleEvent) => void>();
+  /** Events waiting for delivery, so events raised inside a listener arrive after the current one. */
+  readonly #pending: ModuleEvent[] = [];
+  #delivering = false;
+
+  readonly #faults = new Map<FaultKind, ActiveFault>();
+  /** How often each kind was set, so setting it again starts a fresh random stream. */
+  readonly #faultGenerations = new Map<FaultKind, number>();
+  #intermittentNacks: SeededRandom | undefined;
+  #timed = false;
 
   constructor(profile: ModuleProfile, options: ModuleOptions = {}) {
     this.profile = checkedProfile(profile);
@@ -162,11 +221,18 @@ export class SfpModule {
     const now = options.now ?? Date.now;
     if (typeof now !== "function") throw new TypeError("options.now must be a function returning ms");
     this.#now = now;
-    const insertedAtMs = options.insertedAtMs ?? now();
+    this.#latestMs = now();
+    const insertedAtMs = options.insertedAtMs ?? this.#latestMs;
     if (typeof insertedAtMs !== "number" || !Number.isFinite(insertedAtMs)) {
       throw new RangeError(`options.insertedAtMs must be a finite number of ms, got ${String(insertedAtMs)}`);
     }
+    this.#insertedAtMs = insertedAtMs;
     this.#readyAtMs = insertedAtMs + (overrides.dataReadyDelayMs ?? this.profile.dataReadyDelayMs);
+    const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+    if (!Number.isSafeInteger(seed)) {
+      throw new RangeError(`options.seed must be a whole number (a safe integer), got ${String(seed)}`);
+    }
+    this.seed = seed;
 
     const image = encodeImage(profileFieldValues(this.profile, overrides));
     const options_ = this.profile.codes.options;
@@ -174,8 +240,8 @@ export class SfpModule {
     this.#hasA2h = profileHasA2h(this.profile);
     this.#flagsImplemented = has(this.profile.codes.enhancedOptions, "alarmWarningFlags");
     this.#losInverted = has(options_, "losInverted") && !has(options_, "losNormal");
-    this.#powerLevelDeclared = has(options_, "powerLevel2") || has(options_, "highPowerLevel");
-    this.#a0 = image.a0;
+    this.#pristineA0 = image.a0;
+    this.#a0 = image.a0.slice();
     this.#a2 = image.a2.slice(0, A2_PAGE_START);
     this.#paging = this.profile.a2hPages > 1;
     this.#pages = Array.from(
@@ -196,20 +262,24 @@ export class SfpModule {
     this.#losRaw = los &&
       { assert: OPTICAL_POWER.toRaw(los.assertDbm), deassert: OPTICAL_POWER.toRaw(los.deassertDbm) };
     this.#set = { ...(this.profile.diagnostics ?? UNMEASURED) };
+    this.#measured = this.#set;
 
-    this.#dataReadyPending = now() < this.#readyAtMs;
-    writeBit(this.#a2, STATUS, "dataReadyBar", this.#dataReadyPending);
+    this.#updateDataReady();
     this.#refresh();
   }
 
   // ---------------------------------------------------------------- I2C
 
-  /** Sequential read from the device's current pointer; false = NACK (no device at that address). */
+  /**
+   * Sequential read from the device's current pointer; false = NACK (no device at that address,
+   * or an I2C fault refused the transfer).
+   */
   read(address: number, buffer: Uint8Array): boolean {
     if (!(buffer instanceof Uint8Array)) throw new TypeError("read needs a Uint8Array buffer");
     const device = this.#deviceAt(address);
     if (!device) return false;
-    this.#updateDataReady();
+    this.#catchUp();
+    if (this.#faults.size > 0 && this.#refuses(device)) return false;
     let pointer = this.#pointers[device];
     for (let i = 0; i < buffer.length; i++) {
       buffer[i] = this.#byteAt(device, pointer);
@@ -217,6 +287,9 @@ export class SfpModule {
       pointer = (pointer + 1) % DEVICE_SIZE;
     }
     this.#pointers[device] = pointer;
+    // RTL8672/RTL9601C "emulated EEPROM" (sfp-facts §3.3): only the first byte of a multi-byte read
+    // is real; the bus still clocks out the others, so the pointer moved past them all.
+    if (buffer.length > 1 && this.#faults.has("byte-io-bug")) buffer.fill(0, 1);
     return true;
   }
 
@@ -228,6 +301,8 @@ export class SfpModule {
     if (!(data instanceof Uint8Array)) throw new TypeError("write needs a Uint8Array of data");
     const device = this.#deviceAt(address);
     if (!device) return false;
+    this.#catchUp();
+    if (this.#faults.size > 0 && this.#refuses(device)) return false;
     if (data.length === 0) return true;
     let pointer = data[0];
     if (device === "A0") {
@@ -251,6 +326,20 @@ export class SfpModule {
   #isUserEepromByte(offset: number): boolean {
     return offset >= USER_EEPROM.offset && offset < USER_EEPROM.offset + USER_EEPROM.size &&
       this.#currentPage() === this.#pages[0];
+  }
+
+  /**
+   * Whether an I2C fault NACKs this transfer: still starting up (slow-ready), a NACK fault, or an
+   * intermittent one's draw. A draw is made only for transfers nothing else refused, so the
+   * sequence of draws is the sequence of transfers that reached it.
+   */
+  #refuses(device: Device): boolean {
+    if (this.#latestMs < this.#insertedAtMs + startUpDelayMs(this.#faults)) return true;
+    const nack = activeFault(this.#faults, "nack");
+    if (nack && coversDevice(nack.fault.params.address, device)) return true;
+    const intermittent = activeFault(this.#faults, "intermittent-nack");
+    if (!intermittent || !coversDevice(intermittent.fault.params.address, device)) return false;
+    return this.#intermittentNacks!.next() < intermittent.fault.params.probability;
   }
 
   #deviceAt(address: number): Device | undefined {
@@ -283,9 +372,7 @@ export class SfpModule {
   }
 
   #afterA2Write(softTxDisableBefore: boolean): void {
-    // SFF-8472 A2h 118: the power level state follows the select (the 300 ms change is not modelled).
-    const select = readBit(this.#a2, EXTENDED_CONTROL, "powerLevelSelect");
-    writeBit(this.#a2, EXTENDED_CONTROL, "powerLevelState", this.#powerLevelDeclared && select);
+    this.#updatePowerLevelState();
     const softTxDisable = readBit(this.#a2, STATUS, "softTxDisable");
     if (softTxDisable === softTxDisableBefore) return;
     const events: ModuleEvent[] = [
@@ -304,11 +391,13 @@ export class SfpModule {
 
   /** RX_LOS pin level (true = high); inverted when the profile declares an inverted LOS. */
   get rxLos(): boolean {
+    this.#catchUp();
     return this.#pinLevels.rxLos;
   }
 
   /** TX_FAULT pin level (true = high = fault). */
   get txFault(): boolean {
+    this.#catchUp();
     return this.#pinLevels.txFault;
   }
 
@@ -390,15 +479,120 @@ export class SfpModule {
     const next = { ...this.#set };
     for (const name of DIAGNOSTIC_NAMES) if (patch[name] !== undefined) next[name] = patch[name]!;
     this.#set = next;
+    // A value set by hand is where the module is now: a ramp or drift goes on from there.
+    const timeMs = this.#clockMs();
+    for (const kind of ["temperature-ramp", "rx-power-drift"] as const) {
+      const moving = this.#faults.get(kind);
+      if (moving && patch[ORIGIN_DIAGNOSTIC[kind]] !== undefined) {
+        this.#faults.set(kind, { ...moving, origin: { value: next[ORIGIN_DIAGNOSTIC[kind]], atMs: timeMs } });
+      }
+    }
     const events: ModuleEvent[] = [];
     this.#refresh(events);
     this.#emit(events);
   }
 
-  /** What the module reports now (before quantisation): a disabled transmitter shows 0 mA and −∞ dBm. */
+  /**
+   * What the module reports now (before quantisation), environment faults included: a disabled
+   * transmitter shows 0 mA and −∞ dBm.
+   */
   diagnostics(): Diagnostics {
-    if (!this.txDisabled) return { ...this.#set };
-    return { ...this.#set, txBiasMa: 0, txPowerDbm: -Infinity };
+    this.#catchUp();
+    if (!this.txDisabled) return { ...this.#measured };
+    return { ...this.#measured, txBiasMa: 0, txPowerDbm: -Infinity };
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /**
+   * Puts a fault into the module, replacing one of the same kind; returns it with defaults filled
+   * in. Throws FaultError for an unknown kind or a bad parameter (naming what is allowed), or for
+   * a fault the module cannot have (diagnostics faults on a module without A2h).
+   */
+  setFault(kind: string, params?: unknown): Fault {
+    const fault = checkFault(kind, params);
+    if (FAULT_KIND_SPECS[fault.kind].needsA2h(fault.params) && !this.#hasA2h) {
+      throw new FaultError(
+        fault.kind,
+        undefined,
+        `needs diagnostics (A2h), but module ${this.profile.id} has none (SFF-8472 compliance none)`,
+      );
+    }
+    const timeMs = this.#clockMs();
+    const generation = (this.#faultGenerations.get(fault.kind) ?? 0) + 1;
+    this.#faultGenerations.set(fault.kind, generation);
+    const seed32 = hashParts(...seedParts(this.seed), FAULT_KINDS.indexOf(fault.kind), generation);
+    let origin: ActiveFault["origin"];
+    if (fault.kind === "temperature-ramp" || fault.kind === "rx-power-drift") {
+      // A ramp or drift replacing one goes on from where that one had got to, without a jump.
+      const replaced = this.#faults.get(fault.kind);
+      const from = replaced ? environmentAt(this.#set, new Map([[fault.kind, replaced]]), timeMs) : this.#set;
+      origin = { value: from[ORIGIN_DIAGNOSTIC[fault.kind]], atMs: timeMs };
+    }
+    this.#faults.set(fault.kind, { fault, sinceMs: timeMs, seed32, origin });
+    if (fault.kind === "intermittent-nack") this.#intermittentNacks = new SeededRandom(seed32);
+    this.#faultsChanged({ type: "fault", active: true, ...fault });
+    return fault;
+  }
+
+  /** Takes a fault out; false when none of that kind was set. Throws FaultError for an unknown kind. */
+  clearFault(kind: string): boolean {
+    const active = this.#faults.get(checkFaultKind(kind));
+    if (!active) return false;
+    this.#faults.delete(active.fault.kind);
+    if (active.fault.kind === "intermittent-nack") this.#intermittentNacks = undefined;
+    this.#faultsChanged({ type: "fault", active: false, ...active.fault });
+    return true;
+  }
+
+  /** The faults in force, with their parameters, in the order of FAULT_KINDS. */
+  faults(): Fault[] {
+    return FAULT_KINDS.flatMap((kind) => this.#faults.get(kind)?.fault ?? []);
+  }
+
+  /**
+   * Whether a fault changes the module as time passes (pulses, flaps, ramps, noise, drift): the
+   * lab then calls advance() every ~100 ms so that the events of those changes are raised.
+   */
+  get hasTimedBehaviour(): boolean {
+    return this.#timed;
+  }
+
+  /**
+   * Applies time-driven behaviour up to nowMs (default: the clock) and raises the events of what
+   * changed. Reads apply it too, so a module nobody advances still answers correctly.
+   */
+  advance(nowMs: number = this.#now()): void {
+    if (typeof nowMs !== "number" || !Number.isFinite(nowMs)) {
+      throw new RangeError(`advance needs a finite time in ms, got ${String(nowMs)}`);
+    }
+    if (nowMs > this.#latestMs) this.#latestMs = nowMs;
+    this.#catchUp();
+  }
+
+  /**
+   * How long the I2C device should wait before answering a transfer to this address (a slow
+   * fault); 0 for none. The module never sleeps itself: that would stall every other cage.
+   */
+  responseDelayMs(address: number): number {
+    const device = this.#deviceAt(address);
+    const slow = activeFault(this.#faults, "slow");
+    if (!device || !slow || !coversDevice(slow.fault.params.address, device)) return 0;
+    return slow.fault.params.delayMs;
+  }
+
+  #faultsChanged(event: ModuleEvent): void {
+    this.#a0 = faultyA0(this.#pristineA0, this.#faults);
+    if (this.#hasA2h) faultyCcDmi(this.#a2, this.#faults);
+    this.#timed = [...this.#faults.values()].some(({ fault }) =>
+      FAULT_KIND_SPECS[fault.kind].timed(fault.params)
+    );
+    this.#updateDataReady();
+    this.#updatePowerLevelState();
+    // The fault first, then what it caused.
+    const events: ModuleEvent[] = [event];
+    this.#refresh(events);
+    this.#emit(events);
   }
 
   // ---------------------------------------------------------------- images
@@ -412,7 +606,7 @@ export class SfpModule {
   a2(): Uint8Array {
     const image = new Uint8Array(DEVICE_SIZE).fill(ABSENT_BYTE);
     if (!this.#hasA2h) return image;
-    this.#updateDataReady();
+    this.#catchUp();
     image.set(this.#a2);
     const page = this.#currentPage();
     if (page) image.set(page, A2_PAGE_START);
@@ -454,39 +648,80 @@ export class SfpModule {
   }
 
   #emit(events: readonly ModuleEvent[]): void {
-    for (const event of events) {
-      for (const listener of [...this.#listeners]) {
-        // A failing listener must not stop the others or leave the module half-updated.
-        try {
-          listener(event);
-        } catch (error) {
-          console.error(`sfp module ${this.profile.id}: change listener failed:`, error);
+    this.#pending.push(...events);
+    // A listener that changes the module (or reads it, which may apply time) raises events of its
+    // own: they wait for the ones before them, so every listener hears every change in order.
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      for (let event = this.#pending.shift(); event; event = this.#pending.shift()) {
+        for (const listener of [...this.#listeners]) {
+          // A failing listener must not stop the others or leave the module half-updated.
+          try {
+            listener(event);
+          } catch (error) {
+            console.error(`sfp module ${this.profile.id}: change listener failed:`, error);
+          }
         }
       }
+    } finally {
+      this.#delivering = false;
     }
   }
 
   // ---------------------------------------------------------------- derived state
 
-  /** Data_Ready_Bar clears once t_data has passed; checked on reads, so no timer is needed. */
-  #updateDataReady(): void {
-    if (this.#dataReadyPending && this.#now() >= this.#readyAtMs) {
-      this.#dataReadyPending = false;
-      writeBit(this.#a2, STATUS, "dataReadyBar", false);
-    }
+  /** The module's time: the clock, or the latest time seen if the clock went back. */
+  #clockMs(): number {
+    const nowMs = this.#now();
+    if (nowMs > this.#latestMs) this.#latestMs = nowMs;
+    return this.#latestMs;
   }
 
-  /** Recomputes every derived byte and pin from the inputs; appends what changed to `events`. */
+  /** Applies time up to the clock: Data_Ready_Bar always, the rest when a fault depends on time. */
+  #catchUp(): void {
+    const timeMs = this.#clockMs();
+    this.#updateDataReady();
+    if (!this.#timed || timeMs === this.#refreshedAtMs) return;
+    const events: ModuleEvent[] = [];
+    this.#refresh(events);
+    this.#emit(events);
+  }
+
+  /**
+   * Data_Ready_Bar is set until t_data after insertion, later by a slow-ready fault's delay;
+   * computed from the time when observed, so no timer is needed.
+   */
+  #updateDataReady(): void {
+    const pending = this.#latestMs < this.#readyAtMs + startUpDelayMs(this.#faults);
+    if (pending === this.#dataReadyPending) return;
+    this.#dataReadyPending = pending;
+    writeBit(this.#a2, STATUS, "dataReadyBar", pending);
+  }
+
+  /** SFF-8472 A2h 118: the power level state follows the select when A0h byte 64 declares a level. */
+  #updatePowerLevelState(): void {
+    // The 300 ms a real module takes to change level (Linux T_HPOWER_LEVEL) is not modelled.
+    const declared = POWER_LEVEL_BITS.some((bit) => readBit(this.#a0, OPTIONS, bit));
+    const select = readBit(this.#a2, EXTENDED_CONTROL, "powerLevelSelect");
+    writeBit(this.#a2, EXTENDED_CONTROL, "powerLevelState", declared && select);
+  }
+
+  /** Recomputes every derived byte and pin from the inputs and the time; appends changes to `events`. */
   #refresh(events?: ModuleEvent[]): void {
-    const raw = this.#rawDiagnostics();
+    const timeMs = this.#clockMs();
+    this.#refreshedAtMs = timeMs;
+    this.#measured = this.#faults.size > 0 ? environmentAt(this.#set, this.#faults, timeMs) : this.#set;
+    const raw = this.#rawDiagnostics(this.#measured);
     if (this.#losRaw) {
       if (this.#losAsserted && raw.rxPowerDbm >= this.#losRaw.deassert) this.#losAsserted = false;
       else if (!this.#losAsserted && raw.rxPowerDbm < this.#losRaw.assert) this.#losAsserted = true;
     } else {
       this.#losAsserted = false;
     }
-    const rxLos = this.#forced.rxLos ?? this.#losAsserted;
-    const txFault = this.#forced.txFault ?? false;
+    // Forcing a signal is the test engineer's last word, over faults too.
+    const rxLos = this.#forced.rxLos ?? (this.#losAsserted || rxLosFlapAsserted(this.#faults, timeMs));
+    const txFault = this.#forced.txFault ?? txFaultLevel(this.#faults, timeMs);
 
     if (this.#hasA2h) {
       for (const name of DIAGNOSTIC_NAMES) writeInteger(this.#a2, LIVE_FIELDS[name], raw[name]);
@@ -505,9 +740,9 @@ export class SfpModule {
     this.#pinLevels = levels;
   }
 
-  #rawDiagnostics(): RawDiagnostics {
+  #rawDiagnostics(values: Diagnostics): RawDiagnostics {
     const raw = {} as RawDiagnostics;
-    for (const name of DIAGNOSTIC_NAMES) raw[name] = quantityOf(name).toRaw(this.#set[name]);
+    for (const name of DIAGNOSTIC_NAMES) raw[name] = quantityOf(name).toRaw(values[name]);
     // A disabled laser emits nothing and draws no bias current.
     if (this.txDisabled) raw.txBiasMa = raw.txPowerDbm = 0;
     return raw;

@@ -8,10 +8,18 @@ import {
 } from "../../src/sfp/diagnostics.ts";
 import { type ModuleEvent, SfpModule } from "../../src/sfp/module.ts";
 import { ProfileError } from "../../src/sfp/profile.ts";
-import { independentSum, ManualClock, moduleOf, profile, readAt } from "./support.ts";
+import {
+  A0,
+  A2,
+  independentSum,
+  ManualClock,
+  moduleOf,
+  profile,
+  readAt,
+  recordEvents,
+  statusByte,
+} from "./support.ts";
 
-const A0 = 0x50;
-const A2 = 0x51;
 // SFF-8472 A2h byte 110 bits, written out here independently of the field map.
 const TX_DISABLE_PIN = 0x80;
 const SOFT_TX_DISABLE = 0x40;
@@ -21,16 +29,6 @@ const SOFT_RS0 = 0x08;
 const TX_FAULT = 0x04;
 const RX_LOS = 0x02;
 const DATA_READY_BAR = 0x01;
-
-function statusByte(module: SfpModule): number {
-  return readAt(module, A2, 110, 1)[0];
-}
-
-function events(module: SfpModule): ModuleEvent[] {
-  const seen: ModuleEvent[] = [];
-  module.onChange((event) => seen.push(event));
-  return seen;
-}
 
 // SFF-8472 A2h 112-113 (alarms) and 116-117 (warnings): [byte, bit mask] of each flag.
 const FLAG_BITS: Record<DiagnosticName, Record<ThresholdLevel, [number, number]>> = {
@@ -89,7 +87,7 @@ for (const { name, label } of DIAGNOSTICS) {
       const quantity = quantityOf(name);
       const [byte, mask] = FLAG_BITS[name][level];
       const high = level.startsWith("high");
-      const seen = events(module);
+      const seen = recordEvents(module);
       const flag = `${label} ${level.replace(/([A-Z])/, " $1").toLowerCase()}`;
       for (const delta of [-1, 0, 1]) {
         module.setDiagnostics({ [name]: quantity.fromRaw(threshold + delta) });
@@ -148,7 +146,7 @@ Deno.test("PON: Rx power −33.5 dBm reads −33.98 dBm and sits between the C+ 
 
 Deno.test("RX_LOS follows Rx power with hysteresis, and raises events on the pin", () => {
   const module = moduleOf("sfp-10gbase-sr"); // LOS asserts below −30 dBm, clears at −28 dBm
-  const seen = events(module);
+  const seen = recordEvents(module);
   assert.equal(module.rxLos, false);
   module.setDiagnostics({ rxPowerDbm: -29 });
   assert.equal(module.rxLos, false, "between the levels: stays clear");
@@ -169,7 +167,7 @@ Deno.test("RX_LOS follows Rx power with hysteresis, and raises events on the pin
 
 Deno.test("forceSignal overrides RX_LOS and TX_FAULT until released with null", () => {
   const module = moduleOf("sfp-10gbase-sr");
-  const seen = events(module);
+  const seen = recordEvents(module);
   module.forceSignal("rxLos", true);
   assert.equal(module.rxLos, true);
   module.setDiagnostics({ rxPowerDbm: -1 });
@@ -196,7 +194,7 @@ Deno.test("forceSignal overrides RX_LOS and TX_FAULT until released with null", 
 
 Deno.test("TX_DISABLE pin: no Tx power, no bias, Tx low alarms raised; RX_LOS untouched", () => {
   const module = moduleOf("sfp-10gbase-sr");
-  const seen = events(module);
+  const seen = recordEvents(module);
   assert.equal(module.txDisabled, false);
   module.setTxDisable(true);
   assert.equal(module.txDisabled, true);
@@ -232,7 +230,7 @@ Deno.test("TX_DISABLE pin: no Tx power, no bias, Tx low alarms raised; RX_LOS un
 
 Deno.test("soft TX_DISABLE (A2h 110 bit 6) written over I2C disables the transmitter too", () => {
   const module = moduleOf("sfp-10gbase-sr");
-  const seen = events(module);
+  const seen = recordEvents(module);
   assert.equal(module.write(A2, Uint8Array.of(110, SOFT_TX_DISABLE)), true);
   assert.equal(module.txDisabled, true);
   assert.equal(statusByte(module) & (SOFT_TX_DISABLE | TX_DISABLE_PIN), SOFT_TX_DISABLE);

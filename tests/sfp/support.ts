@@ -1,6 +1,6 @@
 // Shared by the sfp tests: the catalog, a settable clock, and I2C access the way Linux does it.
 import { type Catalog, loadCatalog } from "../../src/sfp/catalog.ts";
-import { SfpModule } from "../../src/sfp/module.ts";
+import { type ModuleEvent, SfpModule } from "../../src/sfp/module.ts";
 import type { ModuleOverrides, ModuleProfile } from "../../src/sfp/profile.ts";
 
 export const catalog: Catalog = await loadCatalog();
@@ -18,13 +18,14 @@ export class ManualClock {
 /** A module long past its Data_Ready_Bar time unless a clock is given. */
 export function moduleOf(
   id: string,
-  options: { clock?: ManualClock; overrides?: ModuleOverrides; insertedAtMs?: number } = {},
+  options: { clock?: ManualClock; overrides?: ModuleOverrides; insertedAtMs?: number; seed?: number } = {},
 ): SfpModule {
   const clock = options.clock ?? new ManualClock(1e9);
   return new SfpModule(profile(id), {
     now: clock.now,
     overrides: options.overrides,
     insertedAtMs: options.insertedAtMs ?? (options.clock ? undefined : 0),
+    seed: options.seed ?? 1,
   });
 }
 
@@ -43,4 +44,20 @@ export function independentSum(bytes: Uint8Array, first: number, last: number): 
   let total = 0;
   for (let i = first; i <= last; i++) total += bytes[i];
   return total % 256;
+}
+
+/** SFF-8472 I2C addresses of A0h and A2h. */
+export const A0 = 0x50;
+export const A2 = 0x51;
+
+/** A2h byte 110 (status/control) read over I2C. */
+export function statusByte(module: SfpModule): number {
+  return readAt(module, A2, 110, 1)[0];
+}
+
+/** Every event the module raises from now on, in order. */
+export function recordEvents(module: SfpModule): ModuleEvent[] {
+  const seen: ModuleEvent[] = [];
+  module.onChange((event) => seen.push(event));
+  return seen;
 }
