@@ -2,8 +2,7 @@
 // the device tree with the board's I2C muxes, GPIO controller and SFP cages merged into QEMU's own.
 // Reads the topology exactly as `sfpemu run` does (same file, same state directory, same socket
 // paths), or asks a running emulator's API.
-import { parseArgs } from "node:util";
-import { type Command, UsageError } from "./command.ts";
+import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { ApiClient, ApiClientError } from "./api-client.ts";
 import { loadCatalog } from "../sfp/catalog.ts";
 import { loadDefaultTopology } from "../topology/default.ts";
@@ -75,29 +74,23 @@ function wholeNumber(text: string | undefined, option: string, min: number, max:
 }
 
 export function parseVmConfigArgs(args: string[]): VmConfigArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        arch: { type: "string" },
-        topology: { type: "string" },
-        "state-dir": { type: "string" },
-        api: { type: "string" },
-        "api-token": { type: "string" },
-        "base-dtb": { type: "string" },
-        "dtb-out": { type: "string" },
-        memory: { type: "string", default: DEFAULT_MEMORY },
-        "max-power-mw": { type: "string" },
-        "mmio-before": { type: "string" },
-        format: { type: "string", default: "args" },
-      },
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs({
+    args,
+    options: {
+      arch: { type: "string" },
+      topology: { type: "string" },
+      "state-dir": { type: "string" },
+      api: { type: "string" },
+      "api-token": { type: "string" },
+      "base-dtb": { type: "string" },
+      "dtb-out": { type: "string" },
+      memory: { type: "string", default: DEFAULT_MEMORY },
+      "max-power-mw": { type: "string" },
+      "mmio-before": { type: "string" },
+      format: { type: "string", default: "args" },
+    },
+    allowPositionals: true,
+  });
   if (positionals.length !== 1) throw new UsageError("give exactly one board as OLT/BOARD (e.g. olt1/lt1)");
   const parts = positionals[0].split("/");
   if (parts.length !== 2 || parts.some((p) => p === "")) {

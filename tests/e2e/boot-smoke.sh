@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boot smoke test of the e2e guests (no vhost-user device): prepares the asset cache (fast when it
-# is complete), then runs tests/e2e/boot_smoke_test.ts.
+# is complete), then runs tests/e2e/boot_smoke_e2e.ts.
 #
 #   tests/e2e/boot-smoke.sh [CACHE_DIR] [extra deno test args, e.g. --filter aarch64]
 #
@@ -20,4 +20,4 @@ cd "$root"
 # breaks bare npm imports such as "hono" or "yaml".)
 node_modules/.bin/deno check tests/e2e/
 SFPEMU_E2E_CACHE=$CACHE_DIR exec node_modules/.bin/deno test --config tests/e2e/e2e.deno.json --no-check --allow-all \
-  "$@" tests/e2e/boot_smoke_test.ts
+  "$@" tests/e2e/boot_smoke_e2e.ts

@@ -93,15 +93,35 @@ e2e_dmesg() { if [ -n "$1" ]; then dmesg | grep -e "$1"; else dmesg; fi | sed 's
 e2e_file() { if [ -r "$2" ]; then sed "s|^|E2E-FILE: $1: |" "$2"; else echo "E2E-FILE: $1: <unreadable: $2>"; fi; }
 # e2e_uptime               -> seconds since boot (e.g. 1.73)
 e2e_uptime() { cut -d' ' -f1 /proc/uptime; }
-# e2e_wait SECONDS CMD...  -> poll CMD every 0.05 s until it succeeds (0) or SECONDS pass (1)
+# e2e_now                  -> E2E_NOW = centiseconds since boot (shell builtins only, no fork)
+e2e_now() {
+  read -r _u _r </proc/uptime
+  _u=${_u%.*}${_u#*.}
+  _u=${_u#"${_u%%[!0]*}"}
+  E2E_NOW=${_u:-0}
+}
+# e2e_wait SECONDS CMD...  -> poll CMD every 0.05 s until it succeeds (0) or SECONDS (whole) pass (1);
+#                             the loop itself forks only `sleep`, so it leaves the guest's CPU to the
+#                             kernel work it waits for (CMD should be a builtin or a shell function)
 e2e_wait() {
   _t=$1; shift
-  _end=$(awk -v u="$(e2e_uptime)" -v t="$_t" 'BEGIN{print u+t}')
+  e2e_now; _end=$((E2E_NOW + _t * 100))
   while :; do
     "$@" && return 0
-    awk -v u="$(e2e_uptime)" -v e="$_end" 'BEGIN{exit !(u>=e)}' && return 1
+    e2e_now; [ "$E2E_NOW" -ge "$_end" ] && return 1
     sleep 0.05
   done
+}
+# e2e_kmsg_stream REGEX    -> in the background, every kernel log record whose text matches the
+#                             awk REGEX (e.g. 'sfp[0-9]+: module'), as soon as it is logged, as
+#                             "E2E-KMSG: <kernel time in us> <text>" (the records before it too).
+#                             awk, not a shell loop: under TCG every read(2) costs, and the shell
+#                             reads a pipe one byte at a time (over a second for the boot log).
+e2e_kmsg_stream() {
+  cat /dev/kmsg | awk -v re="$1" '/^[0-9]+,[0-9]+,[0-9]+,[^;]*;/ {
+    i = index($0, ";"); m = substr($0, i + 1)
+    if (m ~ re) { split(substr($0, 1, i - 1), h, ","); print "E2E-KMSG: " h[3] " " m; fflush() }
+  }' &
 }
 EOF
 

@@ -128,6 +128,11 @@ export interface MachineOptions {
   append?: string;
   memMiB?: number;
   smp?: number;
+  /**
+   * false: the bare machine, as a user's own command line has it: no memory options and no
+   * virtio-mmio -global; `sfpemu vm-config`'s arguments in extraArgs bring them. Default true.
+   */
+  sharedMemory?: boolean;
   /** Extra QEMU arguments: -chardev/-device lists, -global, ... */
   extraArgs?: string[];
 }
@@ -141,21 +146,30 @@ export function qemuBinary(arch: Arch): string {
  * share=off the guest hangs, with no backend QEMU refuses vhost-user devices), no default devices,
  * the serial console on stdio.
  */
-export function machineArgs(arch: Arch, memMiB = 256, smp = 1): string[] {
-  const mem = [`-object`, `memory-backend-memfd,id=mem,size=${memMiB}M,share=on`, "-m", `${memMiB}M`];
+export function machineArgs(arch: Arch, memMiB = 256, smp = 1, sharedMemory = true): string[] {
+  const mem = sharedMemory
+    ? [`-object`, `memory-backend-memfd,id=mem,size=${memMiB}M,share=on`, "-m", `${memMiB}M`]
+    : [];
   const common = ["-smp", String(smp), "-nodefaults", "-no-user-config", "-display", "none"];
   if (arch === "x86_64") {
-    return ["-machine", "q35,accel=tcg", "-cpu", "max", ...mem, "-numa", "node,memdev=mem", ...common];
+    return [
+      "-machine",
+      "q35,accel=tcg",
+      "-cpu",
+      "max",
+      ...mem,
+      ...(sharedMemory ? ["-numa", "node,memdev=mem"] : []),
+      ...common,
+    ];
   }
   return [
     "-machine",
-    "virt,accel=tcg,memory-backend=mem",
+    sharedMemory ? "virt,accel=tcg,memory-backend=mem" : "virt,accel=tcg",
     "-cpu",
     "cortex-a57",
     ...mem,
     // Modern virtio-mmio (VERSION_1); without it QEMU 7.2 uses the legacy transport.
-    "-global",
-    "virtio-mmio.force-legacy=false",
+    ...(sharedMemory ? ["-global", "virtio-mmio.force-legacy=false"] : []),
     ...common,
   ];
 }
@@ -165,7 +179,7 @@ export function qemuCommand(o: MachineOptions): { binary: string; args: string[]
   const console = o.arch === "x86_64" ? "ttyS0" : "ttyAMA0";
   const append = `console=${console} panic=-1 ${o.append ?? ""}`.trim();
   const args = [
-    ...machineArgs(o.arch, o.memMiB, o.smp),
+    ...machineArgs(o.arch, o.memMiB, o.smp, o.sharedMemory),
     "-no-reboot", // a panic (panic=-1) or a reboot ends QEMU
     "-serial",
     "stdio",
@@ -464,6 +478,8 @@ export interface GuestRunOptions {
   append?: string;
   memMiB?: number;
   smp?: number;
+  /** See MachineOptions.sharedMemory. */
+  sharedMemory?: boolean;
   extraArgs?: string[];
   /** Deadline for the E2E-END marker, from spawn (default 180 s, scaled). */
   timeoutMs?: number;
@@ -504,6 +520,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
     append: o.append,
     memMiB: o.memMiB,
     smp: o.smp,
+    sharedMemory: o.sharedMemory,
     extraArgs: o.extraArgs,
   });
   const logFile = path.join(o.workDir, `${name}.log`);

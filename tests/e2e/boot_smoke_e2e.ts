@@ -5,7 +5,7 @@
 // virtio-mmio slot order (first -device at the highest address).
 //
 //   tests/e2e/boot-smoke.sh [CACHE_DIR]        (prepares the cache, then runs this file)
-//   SFPEMU_E2E_CACHE=DIR deno test --allow-all tests/e2e/boot_smoke_test.ts
+//   SFPEMU_E2E_CACHE=DIR deno test --allow-all tests/e2e/boot_smoke_e2e.ts
 //
 // SFPEMU_E2E_WORK=DIR keeps the initramfs images and console logs there (default: a temp dir,
 // removed when the tests pass).

@@ -1,0 +1,339 @@
+// aarch64 virt guest booted with the device tree from `sfpemu vm-config --base-dtb`: the kernel's
+// own sfp driver, through i2c-virtio, the PCA9548 driver and gpio-virtio, finds every cage of the
+// tier's board. The strongest oracle available: code nobody here wrote parses the EEPROM, checks
+// its checksums, registers hwmon with the diagnostics, and follows MOD_DEF0 for hot-plug.
+//
+// The guest streams the sfp driver's kernel messages to the console as they are logged
+// (e2e_kmsg_stream); the host waits for them with deadlines and times hot-plug from its API call.
+//
+//   tests/e2e/run.sh   (prepares the guest assets, then runs every *_e2e.ts)
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { deadline, type LineMatch, machineArgs, qemuBinary, runGuest } from "./qemu.ts";
+import {
+  type ApiModule,
+  artifactsDir,
+  BOARD,
+  cagePath,
+  eeprom,
+  moduleOf,
+  pluggedCages,
+  TOPOLOGY,
+  vmConfig,
+  withEmulator,
+} from "./harness.ts";
+import { a2Live, hexBytes, hwmonExpected, powerRaw } from "./sff.ts";
+
+const { dir: workDir, keep } = await artifactsDir();
+let failed = false;
+
+const MEMORY = "256M";
+const PATCH = { temperatureC: 61.25, rxPowerDbm: -7.5 };
+const REPLUG = { profile: "sfp-10gbase-sr", vendorPn: "E2E-REPLUG-1" };
+/** The spec: the kernel reports an API unplug within a second. */
+const REMOVAL_LIMIT_MS = deadline(1000);
+const HWMON_FILES = ["temp1_input", "in0_input", "curr1_input", "power1_input", "power2_input"] as const;
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${text}`);
+  return text;
+}
+
+/** QEMU's own tree for the machine the guest boots (no vhost devices needed for the dump). */
+async function dumpBaseDtb(file: string): Promise<void> {
+  await run(qemuBinary("aarch64"), [
+    ...machineArgs("aarch64", 256, 1, false),
+    "-m",
+    MEMORY,
+    "-machine",
+    `dumpdtb=${file}`,
+  ]);
+}
+
+function guestScript(o: { hwmonCount: number; tempWant: number }): string {
+  return `
+e2e_kmsg_stream 'sfp[0-9]+: '
+# hwmon devices of the sfp driver are named after the cage node: sfp1, sfp2, ...
+hwmon_of() {
+  for h in /sys/class/hwmon/hwmon*; do
+    [ -e "$h/name" ] || continue
+    read -r n <"$h/name"
+    [ "$n" = "$1" ] && { HW=$h; return 0; }
+  done
+  return 1
+}
+hwmon_count() {
+  c=0
+  for h in /sys/class/hwmon/hwmon*; do [ -e "$h/name" ] && c=$((c + 1)); done
+  [ $c -ge ${o.hwmonCount} ]
+}
+hwmon_show() { # KEY HWMON_NAME
+  if hwmon_of "$2"; then
+    v=
+    for f in ${HWMON_FILES.join(" ")}; do read -r x <"$HW/$f"; v="$v $f=$x"; done
+    e2e "$1" "$v"
+  else
+    e2e "$1" "absent"
+  fi
+}
+if e2e_wait 60 hwmon_count; then e2e hwmon.seen yes; else e2e hwmon.seen timeout; fi
+for h in /sys/class/hwmon/hwmon*; do read -r n <"$h/name"; hwmon_show "hwmon.$n" "$n"; done
+
+temp_is() { hwmon_of sfp1 && read -r t <"$HW/temp1_input" && [ "$t" = "${o.tempWant}" ]; }
+e2e step patch
+if e2e_wait 30 temp_is; then e2e patch.seen yes; else e2e patch.seen timeout; fi
+hwmon_show hwmon.patched.sfp1 sfp1
+
+# Unplugged, the driver unregisters the cage's hwmon; plugged again, it probes and registers anew.
+e2e step unplug
+if e2e_wait 30 eval '! hwmon_of sfp1'; then e2e unplug.seen yes; else e2e unplug.seen timeout; fi
+e2e step replug
+if e2e_wait 30 hwmon_of sfp1; then e2e replug.seen yes; else e2e replug.seen timeout; fi
+hwmon_show hwmon.replugged.sfp1 sfp1
+e2e_file sfp1.state /sys/kernel/debug/sfp1/state
+`;
+}
+
+/** "sfp sfp9: module SFPEMU           SE-XGSPON-OLT-N1 rev 1.0  sn SEXGS0000001     dc 240115  " */
+function parseModuleLine(text: string) {
+  const m = /^sfp sfp(\d+): module (.{16}) (.{16}) rev (.{4}) sn (.{16}) dc (.{8})/.exec(text);
+  if (!m) return undefined;
+  return {
+    cage: Number(m[1]),
+    vendorName: m[2].trimEnd(),
+    vendorPn: m[3].trimEnd(),
+    vendorRev: m[4].trimEnd(),
+    vendorSn: m[5].trimEnd(),
+    dateCode: m[6].trimEnd(),
+  };
+}
+
+const kmsg = (line: string) => /^E2E-KMSG: \d+ (.*)$/.exec(line)?.[1];
+
+function parseHwmon(value: string | undefined): Record<string, number> {
+  assert.ok(value && value !== "absent", `hwmon: ${value}`);
+  return Object.fromEntries(
+    value.trim().split(" ").map((kv) => kv.split("=")).map(([k, v]) => [k, Number(v)]),
+  );
+}
+
+Deno.test("e2e aarch64: the kernel's sfp driver probes every plugged cage from vm-config's device tree", async () => {
+  try {
+    await withEmulator(workDir, "aarch64-sfp", async (emulator, stateDir) => {
+      const base = path.join(workDir, "aarch64-virt-base.dtb");
+      const board = path.join(workDir, "aarch64-board.dtb");
+      await dumpBaseDtb(base);
+      const args = await vmConfig([
+        BOARD,
+        "--arch",
+        "aarch64",
+        "--topology",
+        TOPOLOGY,
+        "--state-dir",
+        stateDir,
+        "--memory",
+        MEMORY,
+        "--base-dtb",
+        base,
+        "--dtb-out",
+        board,
+      ]);
+      await Deno.writeTextFile(path.join(workDir, "aarch64-vm-config.txt"), args);
+      // dtc (not the product) reads the merged tree back: kept as an artifact to read.
+      await Deno.writeTextFile(
+        path.join(workDir, "aarch64-board.dts"),
+        await run("dtc", ["-q", "-I", "dtb", "-O", "dts", board]),
+      );
+
+      const plugged = await pluggedCages(emulator);
+      assert.deepEqual(plugged, [1, 2, 9]);
+      const modules = new Map<number, ApiModule>();
+      const a2 = new Map<number, Uint8Array>();
+      for (const cage of plugged) {
+        modules.set(cage, await moduleOf(emulator, cage));
+        a2.set(cage, hexBytes((await eeprom(emulator, cage)).a2));
+      }
+      let patchedA2: Uint8Array | undefined;
+      let patchedModule: ApiModule | undefined;
+      const timing = { removalMs: NaN, reprobeMs: NaN };
+      const probes = new Map<number, LineMatch>();
+
+      const r = await runGuest({
+        arch: "aarch64",
+        name: "aarch64-sfp",
+        workDir,
+        script: guestScript({ hwmonCount: plugged.length, tempWant: PATCH.temperatureC * 1000 }),
+        sharedMemory: false,
+        extraArgs: args.trim().split("\n"),
+        onStarted: async (vm) => {
+          for (const cage of plugged) {
+            probes.set(
+              cage,
+              await vm.waitFor((l) => kmsg(l)?.startsWith(`sfp sfp${cage}: module `) ?? false, {
+                timeoutMs: 180_000,
+              }),
+            );
+          }
+          const patch = await vm.waitFor("E2E: step=patch", { timeoutMs: 120_000 });
+          await emulator.request("PATCH", `${cagePath(1)}/diagnostics`, PATCH);
+          patchedA2 = hexBytes((await eeprom(emulator, 1)).a2);
+          patchedModule = await moduleOf(emulator, 1);
+
+          const unplug = await vm.waitFor("E2E: step=unplug", { fromIndex: patch.index, timeoutMs: 60_000 });
+          const t0 = vm.elapsedMs();
+          await emulator.request("DELETE", cagePath(1));
+          const removed = await vm.waitFor((l) => kmsg(l) === "sfp sfp1: module removed", {
+            fromIndex: unplug.index,
+            timeoutMs: 30_000,
+          });
+          timing.removalMs = removed.atMs - t0;
+
+          const replug = await vm.waitFor("E2E: step=replug", {
+            fromIndex: removed.index,
+            timeoutMs: 60_000,
+          });
+          const t1 = vm.elapsedMs();
+          await emulator.request("PUT", cagePath(1), REPLUG);
+          const reprobed = await vm.waitFor(
+            (l) => parseModuleLine(kmsg(l) ?? "")?.vendorPn === REPLUG.vendorPn,
+            { fromIndex: replug.index, timeoutMs: 30_000 },
+          );
+          timing.reprobeMs = reprobed.atMs - t1;
+        },
+      });
+      const g = r.results;
+      assert.equal(g.modules, "ok", `module loading: ${g.modules}`);
+      assert.equal(r.rc, 0, `guest script rc ${r.rc}; log ${r.logFile}`);
+      console.log(
+        `[e2e] aarch64 sfp: E2E-END after ${
+          (r.markerMs / 1000).toFixed(1)
+        } s; API unplug -> "module removed" ` +
+          `${timing.removalMs.toFixed(0)} ms, API plug -> re-probe ${
+            timing.reprobeMs.toFixed(0)
+          } ms; log ${r.logFile}`,
+      );
+
+      // "module VENDOR PN rev REV sn SN dc DATE" for every plugged cage, as the API describes it;
+      // no cage without a module says anything of a module, and the kernel rejected nothing.
+      const messages = r.lines.map(kmsg).filter((m): m is string => m !== undefined);
+      for (const cage of plugged) {
+        const seen = parseModuleLine(kmsg(probes.get(cage)!.line)!);
+        const { vendorName, vendorPn, vendorRev, vendorSn, dateCode } = modules.get(cage)!;
+        assert.deepEqual(seen, { cage, vendorName, vendorPn, vendorRev, vendorSn, dateCode });
+      }
+      const probed = messages.map(parseModuleLine).filter((m) => m).map((m) => m!.cage);
+      assert.deepEqual([...new Set(probed)].sort((a, b) => a - b), plugged);
+      const complaints = messages.filter((m) => /checksum|failed|error|unsupported|not support/i.test(m));
+      assert.deepEqual(complaints, [], "the sfp driver complained");
+
+      // hwmon: exactly what the kernel computes from the A2h bytes the API shows, and the API's
+      // own readings in °C and dBm.
+      assert.equal(
+        g["hwmon.seen"],
+        "yes",
+        "the sfp driver registered fewer hwmon devices than plugged cages",
+      );
+      for (const cage of plugged) {
+        const shown = parseHwmon(g[`hwmon.sfp${cage}`]);
+        assert.deepEqual(shown, hwmonExpected(a2Live(a2.get(cage)!)), `sfp${cage} hwmon vs the API's A2h`);
+        const d = modules.get(cage)!.diagnostics;
+        assert.ok(Math.abs(shown.temp1_input - d.temperatureC * 1000) <= 4, `sfp${cage} temperature`);
+        const rxMicroW = 10 ** (d.rxPowerDbm / 10) * 1000;
+        assert.ok(
+          Math.abs(shown.power2_input - rxMicroW) <= Math.max(1, rxMicroW * 0.01),
+          `sfp${cage} rx power`,
+        );
+      }
+
+      // After PATCH diagnostics: the new temperature and Rx power, as the API reports them.
+      assert.equal(g["patch.seen"], "yes", `hwmon never showed ${PATCH.temperatureC} °C`);
+      const patched = parseHwmon(g["hwmon.patched.sfp1"]);
+      assert.deepEqual(patched, hwmonExpected(a2Live(patchedA2!)));
+      assert.equal(patched.temp1_input, 61250);
+      assert.equal(patched.power2_input, Math.round(powerRaw(PATCH.rxPowerDbm) / 10));
+      assert.equal(patchedModule!.diagnostics.temperatureC, PATCH.temperatureC);
+      assert.equal(patchedModule!.diagnostics.rxPowerDbm, PATCH.rxPowerDbm);
+
+      // Hot-plug through the API.
+      assert.equal(g["unplug.seen"], "yes", "sfp1's hwmon stayed after the unplug");
+      assert.ok(
+        timing.removalMs < REMOVAL_LIMIT_MS,
+        `"module removed" ${
+          timing.removalMs.toFixed(0)
+        } ms after the API unplug (limit ${REMOVAL_LIMIT_MS} ms)`,
+      );
+      assert.equal(g["replug.seen"], "yes", "sfp1's hwmon did not come back after the re-plug");
+      assert.notEqual(g["hwmon.replugged.sfp1"], "absent");
+    });
+  } catch (error) {
+    failed = true;
+    throw error;
+  }
+});
+
+// A module whose A0h CC_BASE is wrong must be refused by the kernel ("EEPROM base structure
+// checksum failure"). Nothing in the product can make such a module yet: the codec always computes
+// A0h's checksums, and A0h is write-protected to the guest. The fault API of issue 7
+// (PUT .../module/faults/bad-checksum {"field":"cc-base"}) will; until it is served, this test is
+// reported as ignored rather than faked. Flip FAULT_API when the route exists.
+const FAULT_API = false;
+
+Deno.test({
+  name:
+    "e2e aarch64: a module with a corrupted CC_BASE is rejected by the kernel [PENDING: fault API, issue 7]",
+  ignore: !FAULT_API,
+  fn: async () => {
+    await withEmulator(workDir, "aarch64-ccbase", async (emulator, stateDir) => {
+      const base = path.join(workDir, "aarch64-ccbase-base.dtb");
+      const board = path.join(workDir, "aarch64-ccbase.dtb");
+      await dumpBaseDtb(base);
+      const args = await vmConfig([
+        BOARD,
+        "--arch",
+        "aarch64",
+        "--topology",
+        TOPOLOGY,
+        "--state-dir",
+        stateDir,
+        "--memory",
+        MEMORY,
+        "--base-dtb",
+        base,
+        "--dtb-out",
+        board,
+      ]);
+      await emulator.request("DELETE", cagePath(2));
+      await emulator.request("PUT", cagePath(2), { profile: "sfp-gpon-olt-cplus" });
+      await emulator.request("PUT", `${cagePath(2)}/faults/bad-checksum`, { field: "cc-base" });
+      const a0 = hexBytes((await eeprom(emulator, 2)).a0);
+      const computed = a0.subarray(0, 63).reduce((a, b) => a + b, 0) & 0xff;
+      assert.notEqual(a0[63], computed, "the fault must leave a wrong CC_BASE in A0h");
+      const hex = (n: number) => n.toString(16).padStart(2, "0");
+      const r = await runGuest({
+        arch: "aarch64",
+        name: "aarch64-ccbase",
+        workDir,
+        script: `e2e_kmsg_stream 'sfp[0-9]+: '\ne2e_wait 60 eval 'dmesg | grep -q "sfp2: EEPROM base"'\n`,
+        sharedMemory: false,
+        extraArgs: args.trim().split("\n"),
+        onStarted: async (vm) => {
+          await vm.waitFor(
+            (l) =>
+              kmsg(l) ===
+                `sfp sfp2: EEPROM base structure checksum failure: 0x${hex(computed)} != 0x${hex(a0[63])}`,
+            { timeoutMs: 180_000 },
+          );
+        },
+      });
+      const probed = r.lines.map(kmsg).filter((m) => m?.startsWith("sfp sfp2: module "));
+      assert.deepEqual(probed, [], "the kernel took a module with a bad CC_BASE");
+    });
+  },
+});
+
+globalThis.addEventListener("unload", () => {
+  if (!keep && !failed) Deno.removeSync(workDir, { recursive: true });
+  else console.log(`[e2e] artifacts in ${workDir}`);
+});
