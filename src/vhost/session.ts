@@ -76,10 +76,17 @@ export class VhostUserSession {
     this.#dropKick(queue);
     queue.kickFd = fd;
     if (fd >= 0) {
-      this.#kickWatches.set(
-        queue.index,
-        this.loop.watchEventFd(fd, () => this.processQueue(queue)),
-      );
+      const watch = this.loop.watchEventFd(fd, (count) => {
+        if (count === 0n) {
+          // The loop dropped it: not an eventfd, or its writer hung up. No kick can come.
+          this.#kickWatches.delete(queue.index);
+          queue.markBroken("the kick fd is not a working eventfd");
+          this.log.warn("kick fd is not a working eventfd; ring stopped", { queue: queue.index });
+          return;
+        }
+        this.processQueue(queue);
+      });
+      this.#kickWatches.set(queue.index, watch);
     }
   }
 
