@@ -169,12 +169,14 @@ Deno.test("e2e aarch64: the kernel's sfp driver probes every plugged cage from v
         extraArgs: args.trim().split("\n"),
         onStarted: async (vm) => {
           for (const cage of plugged) {
-            probes.set(
-              cage,
-              await vm.waitFor((l) => kmsg(l)?.startsWith(`sfp sfp${cage}: module `) ?? false, {
-                timeoutMs: 180_000,
-              }),
+            // The probe, or the driver's refusal (a bad checksum, an I2C error): fail at once on that.
+            const said = new RegExp(`^sfp sfp${cage}: (module |.*(checksum|fail|error))`, "i");
+            const line = await vm.waitFor((l) => said.test(kmsg(l) ?? ""), { timeoutMs: 180_000 });
+            assert.ok(
+              kmsg(line.line)!.startsWith(`sfp sfp${cage}: module `),
+              `the kernel: ${kmsg(line.line)}`,
             );
+            probes.set(cage, line);
           }
           const patch = await vm.waitFor("E2E: step=patch", { timeoutMs: 120_000 });
           await emulator.request("PATCH", `${cagePath(1)}/diagnostics`, PATCH);
