@@ -24,7 +24,8 @@ import {
   qemuCommand,
   runGuest,
 } from "./qemu.ts";
-import { boardDts } from "./dt.ts";
+import { addBoardNodes } from "../../src/vm/board-tree.ts";
+import { parseFdt, serializeFdt } from "../../src/vm/fdt.ts";
 
 const cacheDir = defaultCacheDir();
 const keepWork = Deno.env.get("SFPEMU_E2E_WORK");
@@ -150,25 +151,13 @@ Deno.test("e2e boot smoke: aarch64 boots a dumped, edited and recompiled device 
 
 Deno.test("e2e boot smoke: aarch64 accepts a board tree (virtio children, two PCA9548, sfp cages)", () =>
   check(async () => {
-    const base = await dumpAarch64Dtb({ dtbOut: path.join(workDir, "virt-board-base.dtb") });
-    const lines = (n: number) => ({
-      modDef0: 6 * n,
-      los: 6 * n + 1,
-      txFault: 6 * n + 2,
-      txDisable: 6 * n + 3,
-      rateSelect0: 6 * n + 4,
-      rateSelect1: 6 * n + 5,
-    });
-    const dts = boardDts(base, {
-      slots: [{ kind: "i2c", label: "vi2c0" }, { kind: "gpio", label: "vgpio0" }],
-      muxes: [{ bus: "vi2c0", addr: 0x70, label: "mux0" }, { bus: "vi2c0", addr: 0x71, label: "mux1" }],
-      cages: [
-        { name: "sfp0", i2cBus: "mux0_ch0", gpio: "vgpio0", lines: lines(0) },
-        { name: "sfp1", i2cBus: "mux1_ch3", gpio: "vgpio0", lines: lines(1), maxPowerMw: 1500 },
-      ],
-    });
+    const baseDtb = path.join(workDir, "virt-board-base.dtb");
+    await dumpAarch64Dtb({ dtbOut: baseDtb });
+    // The product's own merge (src/vm, as `sfpemu vm-config --base-dtb` does it), 10 cages.
+    const tree = parseFdt(await Deno.readFile(baseDtb));
+    addBoardNodes(tree, { cageCount: 10, maxPowerMw: 1500 });
     const dtb = path.join(workDir, "virt-board.dtb");
-    await compileDts(dts, dtb);
+    await Deno.writeFile(dtb, serializeFdt(tree));
     // No backend here: the virtio devices are absent, so the cages wait for their I2C adapter.
     const r = await runGuest({
       arch: "aarch64",
@@ -181,8 +170,9 @@ dt=/proc/device-tree
 e2e i2c_child "$(tr -d '\\000' <$dt/virtio_mmio@a003e00/i2c/compatible)"
 e2e gpio_child "$(tr -d '\\000' <$dt/virtio_mmio@a003c00/gpio/compatible)"
 e2e mux1 "$(tr -d '\\000' <$dt/virtio_mmio@a003e00/i2c/i2c-mux@71/compatible)"
-e2e sfp1 "$(tr -d '\\000' <$dt/sfp1/compatible)"
-e2e_wait 30 grep -q sfp1 /sys/kernel/debug/devices_deferred
+e2e sfp10 "$(tr -d '\\000' <$dt/sfp10/compatible)"
+deferred() { grep -q sfp10 /sys/kernel/debug/devices_deferred; }
+e2e_wait 30 deferred
 e2e deferred "$(cut -f1 /sys/kernel/debug/devices_deferred | sort | tr '\\n' ' ')"
 `,
     });
@@ -191,8 +181,8 @@ e2e deferred "$(cut -f1 /sys/kernel/debug/devices_deferred | sort | tr '\\n' ' '
     assert.equal(r.results.i2c_child, "virtio,device22");
     assert.equal(r.results.gpio_child, "virtio,device29");
     assert.equal(r.results.mux1, "nxp,pca9548");
-    assert.equal(r.results.sfp1, "sff,sfp");
-    assert.match(r.results.deferred, /\bsfp0\b.*\bsfp1\b/);
+    assert.equal(r.results.sfp10, "sff,sfp");
+    assert.match(r.results.deferred, /\bsfp1\b.*\bsfp10\b/);
   }));
 
 Deno.test("e2e boot smoke: a guest that never finishes is reported at the deadline and killed", () =>

@@ -143,8 +143,9 @@ export function qemuBinary(arch: Arch): string {
 
 /**
  * The machine without a kernel: TCG, shared memfd guest memory (vhost-user needs it: with
- * share=off the guest hangs, with no backend QEMU refuses vhost-user devices), no default devices,
- * the serial console on stdio.
+ * share=off the guest hangs, with no backend QEMU refuses vhost-user devices), no default devices.
+ * sharedMemory=false leaves out the memory and the virtio-mmio -global: `sfpemu vm-config`'s
+ * arguments bring them (the board tests boot exactly "a user's line + vm-config's output").
  */
 export function machineArgs(arch: Arch, memMiB = 256, smp = 1, sharedMemory = true): string[] {
   const mem = sharedMemory
@@ -193,21 +194,6 @@ export function qemuCommand(o: MachineOptions): { binary: string; args: string[]
     ...(o.extraArgs ?? []),
   ];
   return { binary: qemuBinary(o.arch), args };
-}
-
-/**
- * -chardev/-device arguments for a vhost-user device on a unix socket (QEMU is the client: the
- * backend must already listen). On aarch64 the virtio-mmio transports fill from the highest address
- * down, so the first device given lands at the highest virtio_mmio node of the device tree.
- */
-export function vhostUserDeviceArgs(
-  arch: Arch,
-  kind: "i2c" | "gpio",
-  socketPath: string,
-  id: string,
-): string[] {
-  const dev = `vhost-user-${kind}-${arch === "x86_64" ? "pci" : "device"}`;
-  return ["-chardev", `socket,id=${id},path=${socketPath}`, "-device", `${dev},chardev=${id}`];
 }
 
 // ---------------------------------------------------------------------------------------------
