@@ -9,17 +9,16 @@
 //   tests/e2e/run.sh   (prepares the guest assets, then runs every *_e2e.ts)
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { deadline, type LineMatch, machineArgs, qemuBinary, runGuest } from "./qemu.ts";
+import { deadline, type LineMatch, runGuest } from "./qemu.ts";
 import {
+  aarch64BoardTree,
   type ApiModule,
   artifactsDir,
-  BOARD,
   cagePath,
   eeprom,
   moduleOf,
   pluggedCages,
-  TOPOLOGY,
-  vmConfig,
+  runHost,
   withEmulator,
 } from "./harness.ts";
 import { a2Live, hexBytes, hwmonExpected, powerRaw } from "./sff.ts";
@@ -27,30 +26,11 @@ import { a2Live, hexBytes, hwmonExpected, powerRaw } from "./sff.ts";
 const { dir: workDir, keep } = await artifactsDir();
 let failed = false;
 
-const MEMORY = "256M";
 const PATCH = { temperatureC: 61.25, rxPowerDbm: -7.5 };
 const REPLUG = { profile: "sfp-10gbase-sr", vendorPn: "E2E-REPLUG-1" };
 /** The spec: the kernel reports an API unplug within a second. */
 const REMOVAL_LIMIT_MS = deadline(1000);
 const HWMON_FILES = ["temp1_input", "in0_input", "curr1_input", "power1_input", "power2_input"] as const;
-
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${text}`);
-  return text;
-}
-
-/** QEMU's own tree for the machine the guest boots (no vhost devices needed for the dump). */
-async function dumpBaseDtb(file: string): Promise<void> {
-  await run(qemuBinary("aarch64"), [
-    ...machineArgs("aarch64", 256, 1, false),
-    "-m",
-    MEMORY,
-    "-machine",
-    `dumpdtb=${file}`,
-  ]);
-}
 
 function guestScript(o: { hwmonCount: number; tempWant: number }): string {
   return `
@@ -122,30 +102,10 @@ function parseHwmon(value: string | undefined): Record<string, number> {
 Deno.test("e2e aarch64: the kernel's sfp driver probes every plugged cage from vm-config's device tree", async () => {
   try {
     await withEmulator(workDir, "aarch64-sfp", async (emulator, stateDir) => {
-      const base = path.join(workDir, "aarch64-virt-base.dtb");
-      const board = path.join(workDir, "aarch64-board.dtb");
-      await dumpBaseDtb(base);
-      const args = await vmConfig([
-        BOARD,
-        "--arch",
-        "aarch64",
-        "--topology",
-        TOPOLOGY,
-        "--state-dir",
-        stateDir,
-        "--memory",
-        MEMORY,
-        "--base-dtb",
-        base,
-        "--dtb-out",
-        board,
-      ]);
-      await Deno.writeTextFile(path.join(workDir, "aarch64-vm-config.txt"), args);
+      const { args, dtb } = await aarch64BoardTree(workDir, "aarch64-sfp", stateDir);
       // dtc (not the product) reads the merged tree back: kept as an artifact to read.
-      await Deno.writeTextFile(
-        path.join(workDir, "aarch64-board.dts"),
-        await run("dtc", ["-q", "-I", "dtb", "-O", "dts", board]),
-      );
+      const dts = await runHost("dtc", ["-q", "-I", "dtb", "-O", "dts", dtb]);
+      await Deno.writeFile(path.join(workDir, "aarch64-sfp.dts"), dts);
 
       const plugged = await pluggedCages(emulator);
       assert.deepEqual(plugged, [1, 2, 9]);
@@ -166,7 +126,7 @@ Deno.test("e2e aarch64: the kernel's sfp driver probes every plugged cage from v
         workDir,
         script: guestScript({ hwmonCount: plugged.length, tempWant: PATCH.temperatureC * 1000 }),
         sharedMemory: false,
-        extraArgs: args.trim().split("\n"),
+        extraArgs: args,
         onStarted: async (vm) => {
           for (const cage of plugged) {
             // The probe, or the driver's refusal (a bad checksum, an I2C error): fail at once on that.
@@ -288,24 +248,7 @@ Deno.test({
   ignore: !FAULT_API,
   fn: async () => {
     await withEmulator(workDir, "aarch64-ccbase", async (emulator, stateDir) => {
-      const base = path.join(workDir, "aarch64-ccbase-base.dtb");
-      const board = path.join(workDir, "aarch64-ccbase.dtb");
-      await dumpBaseDtb(base);
-      const args = await vmConfig([
-        BOARD,
-        "--arch",
-        "aarch64",
-        "--topology",
-        TOPOLOGY,
-        "--state-dir",
-        stateDir,
-        "--memory",
-        MEMORY,
-        "--base-dtb",
-        base,
-        "--dtb-out",
-        board,
-      ]);
+      const { args } = await aarch64BoardTree(workDir, "aarch64-ccbase", stateDir);
       await emulator.request("DELETE", cagePath(2));
       await emulator.request("PUT", cagePath(2), { profile: "sfp-gpon-olt-cplus" });
       await emulator.request("PUT", `${cagePath(2)}/faults/bad-checksum`, { field: "cc-base" });
@@ -319,7 +262,7 @@ Deno.test({
         workDir,
         script: `e2e_kmsg_stream 'sfp[0-9]+: '\ne2e_wait 60 eval 'dmesg | grep -q "sfp2: EEPROM base"'\n`,
         sharedMemory: false,
-        extraArgs: args.trim().split("\n"),
+        extraArgs: args,
         onStarted: async (vm) => {
           await vm.waitFor(
             (l) =>

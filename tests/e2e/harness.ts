@@ -2,7 +2,7 @@
 // `sfpemu vm-config` run as a user runs it, and the API shapes the tests read.
 import * as path from "node:path";
 import { Emulator, sfpemuBinary } from "./emulator.ts";
-import { deadline, E2E_DIR } from "./qemu.ts";
+import { deadline, E2E_DIR, machineArgs, qemuBinary } from "./qemu.ts";
 
 /** The tier's board: olt1/lt1, 10 cages, modules in cages 1, 2 and 9. */
 export const TOPOLOGY = path.join(E2E_DIR, "board.yaml");
@@ -123,4 +123,58 @@ export async function pluggedCages(emulator: Emulator): Promise<number[]> {
   const topology = await emulator.request("GET", "/topology") as ApiTopology;
   const board = topology.olts.find((o) => o.id === "olt1")!.boards.find((b) => b.id === "lt1")!;
   return board.cages.filter((c) => c.module).map((c) => c.id);
+}
+
+/** Runs a host tool (qemu, dtc); its stdout, or an error with its stderr. */
+export async function runHost(cmd: string, args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  if (stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(stdin);
+    await writer.close();
+  }
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (exit ${out.code}): ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return out.stdout;
+}
+
+/** The aarch64 guests' RAM, for the dump and for vm-config's backend alike. */
+export const AARCH64_MEMORY = "256M";
+
+/**
+ * What a user does for an aarch64 board VM: dump QEMU's own virt tree (the machine the guests
+ * boot, without vm-config's arguments), then `sfpemu vm-config --base-dtb --dtb-out`. Files are
+ * `<stem>-virt.dtb` and `<stem>.dtb` in workDir; `args` end with `-dtb <stem>.dtb`.
+ */
+export async function aarch64BoardTree(
+  workDir: string,
+  stem: string,
+  stateDir: string,
+): Promise<{ args: string[]; baseDtb: string; dtb: string }> {
+  const baseDtb = path.join(workDir, `${stem}-virt.dtb`);
+  const dtb = path.join(workDir, `${stem}.dtb`);
+  await runHost(qemuBinary("aarch64"), [
+    ...machineArgs("aarch64", 256, 1, false),
+    "-m",
+    AARCH64_MEMORY,
+    "-machine",
+    `dumpdtb=${baseDtb}`,
+  ]);
+  const out = await vmConfig([
+    BOARD,
+    ...["--arch", "aarch64", "--topology", TOPOLOGY, "--state-dir", stateDir, "--memory", AARCH64_MEMORY],
+    ...["--base-dtb", baseDtb, "--dtb-out", dtb],
+  ]);
+  await Deno.writeTextFile(path.join(workDir, `${stem}-vm-config.txt`), out);
+  return { args: out.trim().split("\n"), baseDtb, dtb };
 }

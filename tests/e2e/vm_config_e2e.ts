@@ -4,68 +4,26 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { parseFdt, serializeFdt } from "../../src/vm/fdt.ts";
-import { machineArgs, qemuBinary } from "./qemu.ts";
-import { artifactsDir, BOARD, TOPOLOGY, vmConfig } from "./harness.ts";
+import { aarch64BoardTree, artifactsDir, runHost } from "./harness.ts";
 
 const { dir: workDir, keep } = await artifactsDir();
 let failed = false;
 
-async function run(cmd: string, args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .spawn();
-  if (stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(stdin);
-    await w.close();
-  }
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return out.stdout;
-}
-
 const dtc = (from: "dtb" | "dts", to: "dtb" | "dts", input: Uint8Array) =>
-  run("dtc", ["-q", "-I", from, "-O", to, "-"], input);
+  runHost("dtc", ["-q", "-I", from, "-O", to, "-"], input);
 
 Deno.test("e2e vm-config: the FDT writer and dtc agree byte for byte on QEMU's tree and the merged one", async () => {
   try {
-    const base = path.join(workDir, "vm-config-base.dtb");
-    const merged = path.join(workDir, "vm-config-board.dtb");
-    await run(qemuBinary("aarch64"), [
-      ...machineArgs("aarch64", 256, 1, false),
-      "-m",
-      "256M",
-      "-machine",
-      `dumpdtb=${base}`,
-    ]);
-    const qemuBlob = await Deno.readFile(base);
-    assert.deepEqual(serializeFdt(parseFdt(qemuBlob)), await dtc("dtb", "dtb", qemuBlob));
-
     const stateDir = await Deno.makeTempDir({ prefix: "sfpemu-e2e-state-" });
+    let tree;
     try {
-      await vmConfig([
-        BOARD,
-        "--arch",
-        "aarch64",
-        "--topology",
-        TOPOLOGY,
-        "--state-dir",
-        stateDir,
-        "--base-dtb",
-        base,
-        "--dtb-out",
-        merged,
-      ]);
+      tree = await aarch64BoardTree(workDir, "vm-config", stateDir);
     } finally {
       await Deno.remove(stateDir, { recursive: true });
     }
-    const board = await Deno.readFile(merged);
+    const qemuBlob = await Deno.readFile(tree.baseDtb);
+    assert.deepEqual(serializeFdt(parseFdt(qemuBlob)), await dtc("dtb", "dtb", qemuBlob));
+    const board = await Deno.readFile(tree.dtb);
     assert.deepEqual(await dtc("dtb", "dtb", board), board);
     const source = await dtc("dtb", "dts", board);
     assert.deepEqual(await dtc("dts", "dtb", source), board, "dtb -> dts -> dtb changes nothing");
