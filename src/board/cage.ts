@@ -12,6 +12,8 @@ export interface CageModule {
   setRs0(high: boolean): void;
   setRs1(high: boolean): void;
   onChange(listener: (event: unknown) => void): () => void;
+  /** A module that answers slowly (a fault) says how long; the device never sleeps itself. */
+  responseDelayMs?(address: number): number;
 }
 
 export type CageEvent<M extends CageModule = CageModule> =
@@ -88,6 +90,10 @@ export class Cage<M extends CageModule = CageModule> implements I2cTarget {
 
   write(address: number, data: Uint8Array): boolean {
     return this.#module?.write(address, data) ?? false;
+  }
+
+  responseDelayMs(address: number): number {
+    return this.#module?.responseDelayMs?.(address) ?? 0;
   }
 
   #emit(event: CageEvent<M>): void {

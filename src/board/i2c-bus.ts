@@ -9,6 +9,8 @@ export interface I2cTarget {
   write(address: number, data: Uint8Array): boolean;
   /** Power-on state (a new VM took the bus). */
   reset?(): void;
+  /** How long this device holds a transfer to this address before answering (0: at once). */
+  responseDelayMs?(address: number): number;
 }
 
 /** A target that switches downstream segments onto its own (a mux). */
@@ -70,6 +72,18 @@ export class I2cBus {
     let acked = false;
     for (const target of [...this.root.reachable()]) acked = target.write(address, data) || acked;
     return acked;
+  }
+
+  /**
+   * How long a transfer to this address takes to be answered: the slowest device that would see
+   * it, since the transfer ends only when every device on the wire lets go of the clock.
+   */
+  responseDelayMs(address: number): number {
+    let delayMs = 0;
+    for (const target of this.root.reachable()) {
+      if (target.responseDelayMs) delayMs = Math.max(delayMs, target.responseDelayMs(address));
+    }
+    return delayMs;
   }
 
   reset(): void {

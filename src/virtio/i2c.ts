@@ -2,6 +2,11 @@
 // Each request is one chain: out header (addr, flags) + buffer + a 1-byte status written into the
 // LAST device-writable byte. The device knows nothing of what is on the bus: it talks to an
 // I2cAdapter (the board's I2C plane implements it).
+//
+// A slow device (a module with a "slow" fault) is honoured without sleeping: its request is held
+// on a timer and answered when it fires, and the requests after it wait in the ring until then,
+// as they would behind a stretched clock on the wire. Everything else in the process (other
+// boards, this board's GPIO controller, the API) keeps running meanwhile.
 import type { VirtioDevice } from "../vhost/device.ts";
 import type { DescriptorChain, Virtqueue } from "../vhost/virtqueue.ts";
 
@@ -11,6 +16,23 @@ export interface I2cAdapter {
   write(address: number, data: Uint8Array): boolean;
   /** A new driver took the adapter (the VM booted): bus devices go to their power-on state. */
   reset?(): void;
+  /** How long a transfer to this address takes to be answered; absent or 0: at once. */
+  responseDelayMs?(address: number): number;
+}
+
+export interface VirtioI2cOptions {
+  /**
+   * Told of what went wrong while resuming after a slow request, where no caller is left to
+   * throw to (a ring the driver broke meanwhile is one). Default: console.error.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** A request held until its device answers; the ring waits behind it. */
+interface HeldRequest {
+  readonly queue: Virtqueue;
+  readonly chain: DescriptorChain;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 export const VIRTIO_ID_I2C_ADAPTER = 34;
@@ -48,8 +70,12 @@ export class VirtioI2cDevice implements VirtioDevice {
   readonly #scratch = new Uint8Array(MAX_MESSAGE_BYTES);
   readonly #headerBytes = new Uint8Array(OUT_HEADER_SIZE);
   readonly #headerView = new DataView(this.#headerBytes.buffer);
+  #held: HeldRequest | undefined;
+  readonly #onError: (error: unknown) => void;
 
-  constructor(readonly adapter: I2cAdapter) {}
+  constructor(readonly adapter: I2cAdapter, options: VirtioI2cOptions = {}) {
+    this.#onError = options.onError ?? ((error) => console.error("virtio-i2c:", error));
+  }
 
   readConfig(): Uint8Array {
     return new Uint8Array(0); // virtio-i2c has no config space
@@ -61,12 +87,70 @@ export class VirtioI2cDevice implements VirtioDevice {
 
   reset(): void {
     this.#failGroup = false;
+    this.#dropHeld();
+  }
+
+  /** The ring stopped (GET_VRING_BASE, disconnect): a held request is the driver's no more. */
+  queueStopped(queue: Virtqueue): void {
+    if (this.#held?.queue === queue) this.#dropHeld();
+  }
+
+  /** Whether a slow request is being held (for status and tests). */
+  get holding(): boolean {
+    return this.#held !== undefined;
   }
 
   processQueue(queue: Virtqueue): void {
+    // Transfers are serialized on the bus: nothing overtakes a request still being answered.
+    if (this.#held) return;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
+      const delayMs = this.#responseDelayMs(chain);
+      if (delayMs > 0) {
+        this.#hold(queue, chain, delayMs);
+        return;
+      }
       queue.push(chain, this.#serve(chain));
     }
+  }
+
+  /** How long the device at the request's address takes; 0 for what is answered without it. */
+  #responseDelayMs(chain: DescriptorChain): number {
+    if (!this.adapter.responseDelayMs || this.#failGroup) return 0;
+    if (chain.writableLength < 1 || chain.readableLength < OUT_HEADER_SIZE) return 0;
+    const wireAddress = this.#readHeader(chain).getUint16(0, true);
+    if (wireAddress > 0xff) return 0;
+    return this.adapter.responseDelayMs(wireAddress >> 1);
+  }
+
+  #hold(queue: Virtqueue, chain: DescriptorChain, delayMs: number): void {
+    const timer = setTimeout(() => this.#answerHeld(), delayMs);
+    // A held answer is no reason to keep the process alive: the event loop's wait is.
+    Deno.unrefTimer(timer);
+    this.#held = { queue, chain, timer };
+  }
+
+  /** The slow device answers: serve its request, then go on with what queued up behind it. */
+  #answerHeld(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (!held) return;
+    const { queue, chain } = held;
+    // A ring the driver broke, or one whose memory went away, takes no more answers.
+    if (!queue.ready) return;
+    try {
+      queue.push(chain, this.#serve(chain));
+      this.processQueue(queue);
+    } catch (error) {
+      // pop() has already marked the ring broken when the driver broke it.
+      this.#onError(error);
+    }
+    queue.notify();
+  }
+
+  #dropHeld(): void {
+    if (!this.#held) return;
+    clearTimeout(this.#held.timer);
+    this.#held = undefined;
   }
 
   /** Serves one request; returns the bytes written into the chain (data + status). */

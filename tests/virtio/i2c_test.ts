@@ -3,7 +3,7 @@
 // driven by a guest-side client that builds requests the way Linux's i2c-virtio does. Every test
 // runs once per transport flavour (modern and legacy virtio).
 import assert from "node:assert/strict";
-import { cageI2cLocation } from "../../src/board/board.ts";
+import { cageI2cLocation, cageLineIndex } from "../../src/board/board.ts";
 import { bitField, numberField, readBit, readInteger } from "../../src/sfp/codec.ts";
 import { bitPosition, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
 import { GUEST_MODES, withBoard } from "../board/board-fixture.ts";
@@ -16,6 +16,7 @@ import {
   I2C_STATUS_ERR,
   I2C_STATUS_OK,
   I2cClient,
+  type I2cMessage,
   readMessage,
   UNTOUCHED_STATUS,
   writeMessage,
@@ -351,3 +352,99 @@ Deno.test("i2c: a guest reboot under the same QEMU (every ring stopped, restarte
     assert.deepEqual(await client.scan("quick"), [0x70, 0x71]);
   });
 });
+
+/**
+ * The chains of transfers, queued in one go behind a single kick (slots never shared between
+ * them); with the head of each, in order.
+ */
+function queueTransfers(
+  client: I2cClient,
+  transfers: readonly (readonly I2cMessage[])[],
+): { chains: ChainSpec[]; heads: number[] } {
+  const total = transfers.reduce((sum, messages) => sum + messages.length, 0);
+  const ring = client.frontend.queue(0).ring;
+  const chains: ChainSpec[] = [];
+  const heads: number[] = [];
+  let slot = 0;
+  for (const messages of transfers) {
+    const first = slot;
+    for (const message of messages) {
+      // FAIL_NEXT inside a transfer only: its last message is built as the last of a group.
+      const last = first + messages.length - 1;
+      const chain = client.chainFor(message, slot, slot === last ? slot + 1 : total);
+      heads.push(ring.add(chain));
+      chains.push(chain);
+      slot++;
+    }
+  }
+  client.frontend.publish(0);
+  return { chains, heads };
+}
+
+for (const mode of GUEST_MODES) {
+  Deno.test(`i2c (${mode}): a slow module holds its own board's transfers, not another board's or its GPIO; a disconnect drops the held one`, async () => {
+    await withBoard(async (slowBoard) => {
+      await withBoard(async (otherBoard) => {
+        const slow = slowBoard.plug(1, "sfp-10gbase-sr");
+        const other = otherBoard.plug(1, "sfp-10gbase-sr");
+        // Far longer than the test: the held transfer can only end by the disconnect.
+        slow.setFault("slow", { delayMs: 60_000, address: "a0" });
+        const client = await slowBoard.connectI2c(mode);
+        const gpio = await slowBoard.connectGpio(mode);
+        const otherClient = await otherBoard.connectI2c(mode);
+        await selectCage(client, 1);
+        await selectCage(otherClient, 1);
+        const device = slowBoard.board.i2cDevice;
+        const served = device.counters.requests;
+
+        queueTransfers(client, [[writeMessage(A0, 0), readMessage(A0, 16)]]);
+        await client.frontend.sync(); // the kick was handled: the write to 0x50 is being held
+        assert.equal(device.holding, true);
+        assert.equal(device.counters.requests, served, "the held request is not answered yet");
+
+        // Meanwhile: the other board's bus, and this board's GPIO controller, answer as usual.
+        assert.deepEqual(await otherClient.readDevice(A0), other.a0());
+        assert.equal(await gpio.getValue(cageLineIndex(1, "mod-abs")), 0, "MOD_ABS low: present");
+        assert.equal(device.holding, true, "still held after everything else was served");
+        assert.equal(device.counters.requests, served);
+
+        // The VM goes away while its request is held: dropped, never pushed to the dead ring.
+        await slowBoard.disconnect(client.frontend, "i2c");
+        assert.equal(device.holding, false);
+        assert.equal(device.counters.requests, served, "the dropped request was never served");
+
+        // The next VM finds the bus working; without the fault, at once.
+        slow.clearFault("slow");
+        const next = await slowBoard.connectI2c(mode);
+        await selectCage(next, 1);
+        assert.deepEqual(await next.readDevice(A0), slow.a0());
+      });
+    });
+  });
+
+  Deno.test(`i2c (${mode}): a slow module's transfer is answered after its delay, then the ones queued behind it, in order`, async () => {
+    await withBoard(async (fixture) => {
+      const module = fixture.plug(2, "sfp-gpon-olt-cplus");
+      module.setFault("slow", { delayMs: 50, address: "a2" });
+      const client = await fixture.connectI2c(mode);
+      await selectCage(client, 2);
+      const { chains, heads } = queueTransfers(client, [
+        [writeMessage(A2, TEMPERATURE.offset), readMessage(A2, 2)], // held twice: both go to 0x51
+        [writeMessage(A0, 0), readMessage(A0, 4)], // waits behind them, then answered at once
+      ]);
+      const used = await client.frontend.waitForUsed(0, 4);
+      assert.deepEqual(used.map((element) => element.id), heads, "answered in the order they were queued");
+      const statuses = chains.map((chain) => chain.writable!.at(-1)!);
+      assert.deepEqual(
+        used.map((element) => element.len),
+        [1, 3, 1, 5],
+        "each: data + status",
+      );
+      for (const status of statuses) assert.equal(status.bytes[0], I2C_STATUS_OK);
+      const temperature = chains[1].writable![0].bytes;
+      assert.deepEqual(temperature, module.a2().subarray(TEMPERATURE.offset, TEMPERATURE.offset + 2));
+      assert.deepEqual(chains[3].writable![0].bytes, module.a0().subarray(0, 4));
+      assert.equal(fixture.board.i2cDevice.holding, false);
+    });
+  });
+}
