@@ -30,7 +30,9 @@ export class LabBoard<M extends CageModule = CageModule> {
     planes?: BoardPlanes<M>,
   ) {
     this.planes = planes ?? new BoardPlanes<M>({ cageCount: spec.cageCount, formFactor: spec.formFactor });
-    this.i2cDevice = new VirtioI2cDevice(this.planes.i2c);
+    this.i2cDevice = new VirtioI2cDevice(this.planes.i2c, {
+      onError: (error) => log.warn("i2c request after a slow answer failed", { board: this.path, error }),
+    });
     this.gpioDevice = new VirtioGpioDevice(this.planes.gpio);
     this.#publishCageEvents();
   }
@@ -100,6 +102,9 @@ export class LabBoard<M extends CageModule = CageModule> {
           this.events.publish("module-inserted", path, this.describe(event.module));
         } else if (event.type === "removed") {
           this.events.publish("module-removed", path, this.describe(event.module));
+        } else if (isFaultEvent(event.event)) {
+          const { active, kind, params } = event.event;
+          this.events.publish(active ? "fault-set" : "fault-cleared", path, { kind, params });
         } else if (event.event && typeof event.event === "object") {
           const { type, ...rest } = event.event as { type?: string };
           this.events.publish(
@@ -122,4 +127,11 @@ export class LabBoard<M extends CageModule = CageModule> {
       });
     });
   }
+}
+
+/** A module's fault set or cleared (src/sfp/module.ts ModuleEvent "fault"). */
+function isFaultEvent(
+  event: unknown,
+): event is { type: "fault"; active: boolean; kind: string; params: unknown } {
+  return typeof event === "object" && event !== null && (event as { type?: unknown }).type === "fault";
 }

@@ -1,6 +1,8 @@
 // The running system: every OLT and board of a topology, their cages and modules, and the
 // operations a test engineer performs on them (plug, unplug, change readings, force pins, pull a
-// board, put it back). Every operation publishes an event; the store (src/store/) saves from them.
+// board, put it back, break a module with a fault). Every operation publishes an event; the store
+// (src/store/) saves from them. A ticker moves modules whose faults change them with time (ramps,
+// flaps, noise), so their alarms and pin edges are raised even when no guest reads them.
 import type { EventLoop } from "../native/event-loop.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CageModule } from "../board/cage.ts";
@@ -15,6 +17,7 @@ import type {
 import { LabError } from "./errors.ts";
 import { EventBus } from "./events.ts";
 import { LabBoard } from "./lab-board.ts";
+import { moduleSeed, randomSeed } from "./seed.ts";
 
 /** An output pin the test engineer can force: RX_LOS or TX_FAULT. */
 export type ForcibleSignal = "rxLos" | "txFault";
@@ -22,7 +25,16 @@ export const FORCIBLE_SIGNALS: readonly ForcibleSignal[] = ["rxLos", "txFault"];
 /** true/false: forced high/low; null: the module decides (automatic). */
 export type ForcedSignals = Record<ForcibleSignal, boolean | null>;
 
-/** What the lab needs from a module: what a cage needs, plus readings, forcing and images. */
+/** A fault in force in a module: its kind and its parameters as applied (defaults filled in). */
+export interface LabFault {
+  readonly kind: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** Faults by kind, each with its parameters: how PUT .../module and the store carry them. */
+export type FaultSettings = Record<string, Readonly<Record<string, unknown>>>;
+
+/** What the lab needs from a module: what a cage needs, plus readings, forcing, faults and images. */
 export interface LabModule extends CageModule {
   diagnostics(): Readonly<Required<ModuleDiagnostics>>;
   setDiagnostics(patch: ModuleDiagnostics): void;
@@ -33,12 +45,22 @@ export interface LabModule extends CageModule {
   /** The bytes a host may write and expects to keep (SFF-8472 user EEPROM, A2h 128-247). */
   userEeprom(): Uint8Array;
   restoreUserEeprom(bytes: Uint8Array): void;
+  /** Puts a fault in (replacing one of its kind); throws for a kind or parameter it cannot take. */
+  setFault(kind: string, params?: unknown): LabFault;
+  /** Takes a fault out; false when none of that kind was in. */
+  clearFault(kind: string): boolean;
+  faults(): readonly LabFault[];
+  /** Whether a fault changes the module with time: the lab's ticker then calls advance(). */
+  readonly hasTimedBehaviour: boolean;
+  advance(): void;
+  /** What every random choice of the module derives from. */
+  readonly seed: number;
 }
 
 /** How the lab makes modules; src/lab/sfp-modules.ts adapts the SFP model to it. */
 export interface ModuleFactory<M extends LabModule> {
   /** A module from a spec; throws LabError("invalid") for an unknown profile or bad override. */
-  create(spec: ModuleSpec, options: { dataReadyDelayMs: number }): M;
+  create(spec: ModuleSpec, options: { dataReadyDelayMs: number; seed: number }): M;
   /** The module as the API shows it (profile, vendorName, vendorPn, vendorSn, ...). */
   describe(module: M): Record<string, unknown>;
   /** The spec this module was made from. */
@@ -52,6 +74,8 @@ export interface CageState {
   forcedSignals: ForcedSignals;
   /** Absent for an empty cage (and for a module without user EEPROM: zero bytes). */
   userEeprom?: Uint8Array;
+  /** Faults in force; absent or empty for none. */
+  faults?: FaultSettings;
 }
 
 export interface BoardState {
@@ -68,12 +92,25 @@ export interface LabState {
 
 export const AUTOMATIC_SIGNALS: Readonly<ForcedSignals> = Object.freeze({ rxLos: null, txFault: null });
 
+/**
+ * How often the ticker moves modules with timed faults: the noise sample period, and about how
+ * often Linux's sfp driver and hwmon poll, so nothing a guest could see is skipped.
+ */
+export const TICK_MS = 100;
+
 export interface LabOptions<M extends LabModule> {
   topology: Topology;
   modules: ModuleFactory<M>;
   loop: EventLoop;
   log: Logger;
   events?: EventBus;
+  /** The run's seed, from which every module's seed derives; default a random one (see seed). */
+  seed?: number;
+}
+
+/** faults() as settings by kind. */
+export function faultSettings(faults: readonly LabFault[]): FaultSettings {
+  return Object.fromEntries(faults.map((fault) => [fault.kind, fault.params]));
 }
 
 /** A board spec of another kind for the same slot: the kind's layout, the board's id, slot and sockets. */
@@ -104,6 +141,9 @@ export class Lab<M extends LabModule = LabModule> {
   readonly #forced = new WeakMap<M, ForcedSignals>();
   readonly #loop: EventLoop;
   readonly #log: Logger;
+  /** The run's seed: with the same one, every cage's module makes the same random choices. */
+  readonly seed: number;
+  #ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: LabOptions<M>) {
     this.topology = options.topology;
@@ -111,6 +151,10 @@ export class Lab<M extends LabModule = LabModule> {
     this.#loop = options.loop;
     this.#log = options.log;
     this.events = options.events ?? new EventBus();
+    this.seed = options.seed ?? randomSeed();
+    if (!Number.isSafeInteger(this.seed) || this.seed < 0) {
+      throw new RangeError(`the lab's seed must be a whole number ≥ 0, got ${String(options.seed)}`);
+    }
     for (const olt of this.topology.olts) {
       for (const spec of olt.boards) {
         this.#boards.set(`${olt.id}/${spec.id}`, this.#makeBoard(olt.id, spec));
@@ -144,7 +188,7 @@ export class Lab<M extends LabModule = LabModule> {
         const cage = current.planes.cage(cageSpec.id)!;
         if (!cageSpec.module || cage.module) continue;
         try {
-          cage.plug(this.modules.create(cageSpec.module, current.spec));
+          cage.plug(this.#createModule(current, cageSpec.id, cageSpec.module));
         } catch (error) {
           // The topology's profiles were checked against the catalog; an override may still not fit.
           this.#log.warn("topology module not plugged", { cage: `${path}/${cageSpec.id}`, error });
@@ -162,6 +206,43 @@ export class Lab<M extends LabModule = LabModule> {
       for (const board of started) board.remove();
       throw error;
     }
+    this.#ticker = setInterval(() => this.tick(), TICK_MS);
+    // The ticker only serves the rest of the lab: it must not keep a stopping process alive.
+    Deno.unrefTimer(this.#ticker);
+  }
+
+  /**
+   * Applies time to every module whose faults change it with time (what the ticker does every
+   * TICK_MS), so alarms and pin edges are raised when they happen, not when someone next reads.
+   */
+  tick(): void {
+    for (const board of this.#boards.values()) {
+      for (const cage of board.planes.cages) {
+        const module = cage.module;
+        if (!module?.hasTimedBehaviour) continue;
+        try {
+          module.advance();
+        } catch (error) {
+          this.#log.error("module could not apply time", { cage: `${board.path}/${cage.id}`, error });
+        }
+      }
+    }
+  }
+
+  #createModule(board: LabBoard<M>, cageId: number, spec: ModuleSpec): M {
+    const seed = moduleSeed(this.seed, `${board.path}/${cageId}`);
+    return this.modules.create(spec, { dataReadyDelayMs: board.spec.dataReadyDelayMs, seed });
+  }
+
+  /** Puts faults into a module not yet plugged; LabError("invalid") names the one refused. */
+  #applyFaults(module: M, faults: FaultSettings, path: string): void {
+    for (const [kind, params] of Object.entries(faults)) {
+      try {
+        module.setFault(kind, params);
+      } catch (error) {
+        throw new LabError("invalid", (error as Error).message, path);
+      }
+    }
   }
 
   /** Plugs a saved module; false when it cannot be made again (the topology's module is used). */
@@ -170,7 +251,7 @@ export class Lab<M extends LabModule = LabModule> {
     const path = `${board.path}/${cageId}`;
     let module: M;
     try {
-      module = this.modules.create(saved.module, board.spec);
+      module = this.#createModule(board, cageId, saved.module);
       for (const signal of FORCIBLE_SIGNALS) {
         if (saved.forcedSignals[signal] !== null) module.forceSignal(signal, saved.forcedSignals[signal]);
       }
@@ -188,12 +269,22 @@ export class Lab<M extends LabModule = LabModule> {
       // Another profile of the same id may have a different EEPROM: the module is still worth having.
       this.#log.warn("saved user EEPROM not restored", { cage: path, error });
     }
+    for (const [kind, params] of Object.entries(saved.faults ?? {})) {
+      try {
+        module.setFault(kind, params);
+      } catch (error) {
+        // A fault this version no longer takes: the module is still worth having without it.
+        this.#log.warn("saved fault not restored", { cage: path, kind, error });
+      }
+    }
     this.#forced.set(module, { ...saved.forcedSignals });
     board.planes.cage(cageId)!.plug(module);
     return true;
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
     for (const board of this.#boards.values()) await board.remove();
   }
 
@@ -227,17 +318,22 @@ export class Lab<M extends LabModule = LabModule> {
     return { board, cage };
   }
 
-  plug(oltId: string, boardId: string, cageId: number, spec: ModuleSpec): M {
+  /**
+   * Plugs a module; `faults` are in it from the moment of insertion (a slow-ready module is slow
+   * from the first transfer), and each is told as fault-set right after module-inserted.
+   */
+  plug(oltId: string, boardId: string, cageId: number, spec: ModuleSpec, faults: FaultSettings = {}): M {
     const { board, cage } = this.cage(oltId, boardId, cageId);
+    const path = `${board.path}/${cageId}`;
     if (cage.module) {
-      throw new LabError(
-        "conflict",
-        `cage ${board.path}/${cageId} already holds a module; unplug it first`,
-        `${board.path}/${cageId}`,
-      );
+      throw new LabError("conflict", `cage ${path} already holds a module; unplug it first`, path);
     }
-    const module = this.modules.create(spec, board.spec);
+    const module = this.#createModule(board, cageId, spec);
+    this.#applyFaults(module, faults, path);
     cage.plug(module);
+    for (const fault of module.faults()) {
+      this.events.publish("fault-set", path, { kind: fault.kind, params: fault.params });
+    }
     return module;
   }
 
@@ -293,6 +389,36 @@ export class Lab<M extends LabModule = LabModule> {
 
   forcedSignals(module: M): ForcedSignals {
     return { ...(this.#forced.get(module) ?? AUTOMATIC_SIGNALS) };
+  }
+
+  /**
+   * Puts a fault into a plugged module, replacing one of its kind; returns it as applied. The
+   * module tells of it (fault-set) and of what it causes. LabError("invalid") when refused.
+   */
+  setFault(oltId: string, boardId: string, cageId: number, kind: string, params?: unknown): LabFault {
+    const module = this.module(oltId, boardId, cageId);
+    try {
+      return module.setFault(kind, params);
+    } catch (error) {
+      throw new LabError("invalid", (error as Error).message, `${oltId}/${boardId}/${cageId}`);
+    }
+  }
+
+  /** Takes a fault out of a plugged module; returns it; LabError("not_found") when it was not in. */
+  clearFault(oltId: string, boardId: string, cageId: number, kind: string): LabFault {
+    const module = this.module(oltId, boardId, cageId);
+    const path = `${oltId}/${boardId}/${cageId}`;
+    const fault = module.faults().find((f) => f.kind === kind);
+    if (!fault) {
+      const set = module.faults().map((f) => f.kind).join(", ") || "none";
+      throw new LabError(
+        "not_found",
+        `module in ${path} has no ${kind} fault (faults in force: ${set})`,
+        path,
+      );
+    }
+    module.clearFault(kind);
+    return fault;
   }
 
   /** Pulls a board out of its slot: its sockets close; its cages keep their modules. */
@@ -352,10 +478,12 @@ export class Lab<M extends LabModule = LabModule> {
     if (!module) return { module: null, forcedSignals: { ...AUTOMATIC_SIGNALS } };
     const spec = this.modules.specOf(module);
     const diagnostics = { ...spec.diagnostics, ...this.#diagnosticsSet.get(module) };
+    const faults = module.faults();
     return {
       module: Object.keys(diagnostics).length > 0 ? { ...spec, diagnostics } : spec,
       forcedSignals: this.forcedSignals(module),
       userEeprom: module.userEeprom(),
+      ...(faults.length > 0 ? { faults: faultSettings(faults) } : {}),
     };
   }
 

@@ -9,7 +9,7 @@ export function sfpModuleFactory(catalog: Catalog): ModuleFactory<SfpModule> {
   // What each live module was made from, for describe() and for the store.
   const specs = new WeakMap<SfpModule, ModuleSpec>();
   return {
-    create(spec, { dataReadyDelayMs }) {
+    create(spec, { dataReadyDelayMs, seed }) {
       const profile = catalog.get(spec.profile);
       if (!profile) {
         const known = [...catalog.keys()].sort().join(", ") || "none";
@@ -17,7 +17,7 @@ export function sfpModuleFactory(catalog: Catalog): ModuleFactory<SfpModule> {
       }
       let module: SfpModule;
       try {
-        module = new SfpModule(profile, { overrides: { ...spec.overrides, dataReadyDelayMs } });
+        module = new SfpModule(profile, { overrides: { ...spec.overrides, dataReadyDelayMs }, seed });
         if (spec.diagnostics) module.setDiagnostics(spec.diagnostics);
       } catch (error) {
         throw new LabError("invalid", (error as Error).message);

@@ -9,7 +9,14 @@ import type { SavedBoard, StateFile } from "./state-file.ts";
 /** How long a cage's user EEPROM must be left alone before it is saved. */
 export const USER_EEPROM_SAVE_DELAY_MS = 200;
 
-const CAGE_EVENTS = new Set(["module-inserted", "module-removed", "diagnostics-set", "signals-forced"]);
+const CAGE_EVENTS = new Set([
+  "module-inserted",
+  "module-removed",
+  "diagnostics-set",
+  "signals-forced",
+  "fault-set",
+  "fault-cleared",
+]);
 const BOARD_EVENTS = new Set(["board-inserted", "board-removed"]);
 
 export interface LabStoreOptions {

@@ -1,6 +1,7 @@
 // The state file: one SQLite database (node:sqlite) in the state directory that holds what the lab
 // must find again after a restart: per board its kind and whether it is pulled out, per cage the
-// module (profile, overrides, diagnostics the user set), forced pins and the user EEPROM bytes.
+// module (profile, overrides, diagnostics the user set), forced pins, faults in force and the user
+// EEPROM bytes.
 //
 // Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
 // the call returns, so SIGKILL or a crash of sfpemu loses nothing; only a power cut can lose the last
@@ -12,13 +13,14 @@
 // that does not make sense is reported and ignored.
 import { DatabaseSync } from "node:sqlite";
 import { BodyError, moduleSpecJson, parseModuleSpec } from "../api/request-body.ts";
-import type { BoardState, CageState, ForcedSignals, LabState } from "../lab/lab.ts";
+import type { BoardState, CageState, FaultSettings, ForcedSignals, LabState } from "../lab/lab.ts";
 
 export const STATE_FILE_NAME = "sfpemu-state.db";
 
 /** PRAGMA application_id "SFPE": tells our file from another program's SQLite database. */
 const APPLICATION_ID = 0x53465045;
-const SCHEMA_VERSION = 1;
+/** 2: cage.faults added (issue 7); files of schema 1 are upgraded in place when opened. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -35,9 +37,29 @@ const SCHEMA = `
     rx_los_forced INTEGER,
     tx_fault_forced INTEGER,
     user_eeprom BLOB,
+    faults TEXT,
     PRIMARY KEY (olt, board, cage)
   ) STRICT;
 `;
+
+/** The tables' columns in each schema version, to tell our tables from altered ones. */
+const COLUMNS: Record<number, Record<string, string>> = {
+  1: {
+    meta: "key,value",
+    board: "olt,board,kind,topology_kind,removed",
+    cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom",
+  },
+  2: {
+    meta: "key,value",
+    board: "olt,board,kind,topology_kind,removed",
+    cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom,faults",
+  },
+};
+
+/** What takes a file of schema N to N + 1. */
+const UPGRADES: Record<number, string> = {
+  1: "ALTER TABLE cage ADD COLUMN faults TEXT",
+};
 
 /** SQLite result codes (sqlite3.h) that say something about the file. */
 const SQLITE_BUSY = 5;
@@ -176,9 +198,11 @@ export class StateFile {
 
   #writeCage(path: string, cage: CageState): void {
     const [olt, board, cageId] = path.split("/");
+    const faults = cage.faults && Object.keys(cage.faults).length > 0 ? JSON.stringify(cage.faults) : null;
     this.#db.prepare(
-      `INSERT OR REPLACE INTO cage (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO cage
+         (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom, faults)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       olt,
       board,
@@ -187,6 +211,7 @@ export class StateFile {
       forcedColumn(cage.forcedSignals.rxLos),
       forcedColumn(cage.forcedSignals.txFault),
       cage.userEeprom ?? null,
+      faults,
     );
   }
 
@@ -244,7 +269,10 @@ function prepare(db: DatabaseSync, file: string): void {
       db.exec(SCHEMA);
       db.exec(`PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${SCHEMA_VERSION}`);
     } else {
-      checkTables(db, file);
+      // A file of schema 0 with our tables cannot exist: 1 was the first.
+      checkTables(db, file, Math.max(version, 1));
+      for (let from = Math.max(version, 1); from < SCHEMA_VERSION; from++) db.exec(UPGRADES[from]);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }
     db.exec("COMMIT");
   } catch (error) {
@@ -254,16 +282,11 @@ function prepare(db: DatabaseSync, file: string): void {
 }
 
 /** Our application id and version, but tables that are not ours: refuse rather than guess. */
-function checkTables(db: DatabaseSync, file: string): void {
+function checkTables(db: DatabaseSync, file: string, version: number): void {
   const columns = (table: string) =>
     (db.prepare(`SELECT name FROM pragma_table_info('${table}') ORDER BY cid`).all() as Row[])
       .map((row) => row.name).join(",");
-  const expected: Record<string, string> = {
-    meta: "key,value",
-    board: "olt,board,kind,topology_kind,removed",
-    cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom",
-  };
-  for (const [table, want] of Object.entries(expected)) {
+  for (const [table, want] of Object.entries(COLUMNS[version])) {
     const have = columns(table);
     if (have !== want) {
       throw new StateFileError(
@@ -348,9 +371,32 @@ function cageOfRow(row: Row): CageState {
   if (row.user_eeprom !== null && !(row.user_eeprom instanceof Uint8Array)) {
     throw new Error("user_eeprom is not a BLOB");
   }
+  const faults = faultsOfColumn(row.faults);
   return {
     module,
     forcedSignals,
     ...(row.user_eeprom instanceof Uint8Array ? { userEeprom: row.user_eeprom } : {}),
+    ...(faults ? { faults } : {}),
   };
+}
+
+/**
+ * The faults column: a JSON object from kind to parameters. Only its shape is checked here; each
+ * fault is checked again when the module takes it back, and one it refuses is left out alone.
+ */
+function faultsOfColumn(value: unknown): FaultSettings | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== "string") throw new Error("faults is not JSON text");
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch (error) {
+    throw new Error(`faults is not JSON: ${(error as Error).message}`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(json) || !Object.values(json).every(isObject)) {
+    throw new Error("faults is not an object of fault kinds to parameter objects");
+  }
+  return json as FaultSettings;
 }

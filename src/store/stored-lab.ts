@@ -19,6 +19,8 @@ export interface StoredLabOptions<M extends LabModule> {
   /** The state file is `STATE_FILE_NAME` in it. */
   stateDir: string;
   userEepromSaveDelayMs?: number;
+  /** The run's seed (every module's seed derives from it); default a random one. */
+  seed?: number;
 }
 
 /** Throws StateFileError when the state file cannot be used; then nothing was started. */
@@ -32,7 +34,7 @@ export async function startStoredLab<M extends LabModule>(
   const { state, notes } = reconcile(saved, topology, options.knownProfiles);
   for (const note of notes) log[note.level](`state: ${note.message}`, { path: note.path });
 
-  const lab = new Lab({ topology, modules: options.modules, loop: options.loop, log });
+  const lab = new Lab({ topology, modules: options.modules, loop: options.loop, log, seed: options.seed });
   const store = new LabStore(file, lab, { log, userEepromSaveDelayMs: options.userEepromSaveDelayMs });
   try {
     lab.start(state);

@@ -50,6 +50,8 @@ export interface LabFixtureOptions {
   dir?: string;
   token?: string;
   userEepromSaveDelayMs?: number;
+  /** The run's seed (`sfpemu run --seed`); default a random one. */
+  seed?: number;
 }
 
 let catalogLoaded: Promise<Catalog> | undefined;
@@ -96,6 +98,7 @@ export class LabFixture {
       log,
       stateDir: dir,
       userEepromSaveDelayMs: options.userEepromSaveDelayMs,
+      seed: options.seed,
     }).catch(async (error) => {
       await loop.stop();
       if (ownsDir) await Deno.remove(dir, { recursive: true });
