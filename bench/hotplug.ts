@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { cageLineIndex } from "../src/board/board.ts";
 import { nowNs } from "../src/native/syscalls.ts";
+import { REQUEST_TIMEOUT_MS, timedFetch, withTimeout } from "./support/deadline.ts";
 import { Emulator } from "./support/emulator.ts";
 import { GpioDriver, IRQ_STATUS_VALID, IRQ_TYPE_EDGE_BOTH } from "./support/gpio-driver.ts";
 import { EventStream } from "./support/sse.ts";
@@ -62,7 +63,7 @@ async function hotPlug(
     if (status !== IRQ_STATUS_VALID) throw new Error(`interrupt buffer came back with status ${status}`);
     return nowNs();
   });
-  const response = await fetch(url, {
+  const response = await timedFetch(url, {
     method: action === "plug" ? "PUT" : "DELETE",
     headers: { "content-type": "application/json" },
     body: action === "plug" ? JSON.stringify({ profile: BENCH_PROFILE }) : undefined,
@@ -77,17 +78,6 @@ async function hotPlug(
   return { irq: Number(irq - start), sse: Number(sse - start), http: Number(httpDone - start) };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((
-      _,
-      reject,
-    ) => (timer = setTimeout(() => reject(new Error(`no ${what} in ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
-
 if (import.meta.main) {
   const emulator = await Emulator.start({ topology: { boards: 1, cagesPerBoard: 32 } });
   const healthNs: number[] = [];
@@ -100,13 +90,13 @@ if (import.meta.main) {
     const gpio = await GpioDriver.connect(board.gpio);
     const events = new EventStream(`${emulator.apiUrl}/api/v1/events`);
     try {
-      await events.opened();
+      await withTimeout(events.opened(), REQUEST_TIMEOUT_MS, "SSE hello from /api/v1/events");
       await gpio.setIrqType(cageLineIndex(CAGE, "mod-abs"), IRQ_TYPE_EDGE_BOTH);
       const deadline = performance.now() + maxSeconds * 1000;
       // The HTTP floor: a round trip of the cheapest route from the same client.
       for (let i = 0; i < WARMUP + iterations && performance.now() < deadline; i++) {
         const start = nowNs();
-        await (await fetch(`${emulator.apiUrl}/api/v1/health`)).text();
+        await (await timedFetch(`${emulator.apiUrl}/api/v1/health`)).text();
         if (i >= WARMUP) healthNs.push(Number(nowNs() - start));
       }
       // The cage starts plugged: unplug first, then plug/unplug pairs.

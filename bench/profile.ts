@@ -19,6 +19,7 @@ import {
   type ProfileSummary,
   summarizeProfile,
 } from "./support/cpuprofile.ts";
+import { timedFetch } from "./support/deadline.ts";
 import { Emulator } from "./support/emulator.ts";
 import { DIAGNOSTICS_OFFSET, EEPROM_A2, I2cBoard } from "./support/i2c-board.ts";
 import { saveResult } from "./support/stats.ts";
@@ -67,7 +68,7 @@ const apiHotPlug: Workload = async (emulator, end) => {
   let calls = 0;
   for (; performance.now() < end && calls < MAX_BATCHES; calls += 2) {
     for (const method of ["DELETE", "PUT"]) {
-      const response = await fetch(url, {
+      const response = await timedFetch(url, {
         method,
         headers: { "content-type": "application/json" },
         body: method === "PUT" ? JSON.stringify({ profile: BENCH_PROFILE }) : undefined,

@@ -9,6 +9,7 @@
 //   deno run -A bench/scale.ts [--boards 16,32,64] [--cages 32]
 import { parseArgs } from "node:util";
 import { nowNs } from "../src/native/syscalls.ts";
+import { timedFetch } from "./support/deadline.ts";
 import { Emulator } from "./support/emulator.ts";
 import { EEPROM_A0, I2cBoard, VENDOR_NAME_OFFSET } from "./support/i2c-board.ts";
 import { fmt, type LatencySummary, printTable, saveResult, summarizeNs } from "./support/stats.ts";
@@ -100,7 +101,7 @@ async function sweep(emulator: Emulator): Promise<Sweep> {
     let topologyBytes = 0;
     for (let i = 0; i < 10; i++) {
       const t = nowNs();
-      const response = await fetch(`${emulator.apiUrl}/api/v1/topology`);
+      const response = await timedFetch(`${emulator.apiUrl}/api/v1/topology`);
       topologyBytes = (await response.arrayBuffer()).byteLength;
       topologyNs.push(Number(nowNs() - t));
     }

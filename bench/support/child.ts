@@ -1,4 +1,5 @@
 // A benchmark helper script as a child process (its own event loop), with a readiness line.
+import { withTimeout } from "./deadline.ts";
 
 const DENO = Deno.execPath();
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -26,18 +27,10 @@ export class ChildScript {
 
   /** The next line the child prints; rejects at the deadline or when it exits first. */
   async nextLine(timeoutMs = 30_000): Promise<string> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no line from the child in ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      const next = await Promise.race([this.#lines.next(), timeout]);
-      if (next.done) throw new Error(`child exited: ${await this.#stderr}`);
-      this.#collected.push(next.value);
-      return next.value;
-    } finally {
-      clearTimeout(timer);
-    }
+    const next = await withTimeout(this.#lines.next(), timeoutMs, "line from the child");
+    if (next.done) throw new Error(`child exited: ${await this.#stderr}`);
+    this.#collected.push(next.value);
+    return next.value;
   }
 
   /** Waits for a line equal to `line`. */

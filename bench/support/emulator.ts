@@ -1,5 +1,6 @@
 // The real program (`main.ts run`, what ./sfpemu runs) as a child process on a topology, with its
 // API on a free loopback port and its sockets in a fresh directory; plus what /proc says about it.
+import { timedFetch } from "./deadline.ts";
 import type { GeneratedTopology } from "./topology.ts";
 import { topologyYaml } from "./topology.ts";
 
@@ -126,7 +127,7 @@ export class Emulator {
 
   /** GET /api/v1/<path> as JSON. */
   async get(path: string): Promise<unknown> {
-    const response = await fetch(`${this.apiUrl}/api/v1/${path}`);
+    const response = await timedFetch(`${this.apiUrl}/api/v1/${path}`);
     if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
     return await response.json();
   }

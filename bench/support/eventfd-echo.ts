@@ -23,12 +23,17 @@ export type WaitMode = "await" | "block" | "spin";
 async function main(mode: WaitMode, socket: string): Promise<void> {
   const listenFd = listenUnix(socket);
   console.log("ready");
+  const deadline = performance.now() + IDLE_LIMIT_MS;
+  const pause = async (what: string) => {
+    if (performance.now() > deadline) throw new Error(`no ${what} in ${IDLE_LIMIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  };
   let connection: number | null = null;
-  while ((connection = acceptConnection(listenFd)) === null) await new Promise((r) => setTimeout(r, 1));
+  while ((connection = acceptConnection(listenFd)) === null) await pause("connection");
   const buffer = new Uint8Array(4);
   let received = receiveWithFds(connection, buffer);
   while (received === null) {
-    await new Promise((r) => setTimeout(r, 1));
+    await pause("eventfds");
     received = receiveWithFds(connection, buffer);
   }
   const [kick, call] = received.fds;

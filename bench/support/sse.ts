@@ -1,6 +1,7 @@
 // A server-sent-events reader for the lab's /api/v1/events stream that notes when each event
 // arrived (nowNs) and lets a benchmark wait for the next event of a type at a path.
 import { nowNs } from "../../src/native/syscalls.ts";
+import { REQUEST_TIMEOUT_MS, withTimeout } from "./deadline.ts";
 
 interface Waiter {
   key: string;
@@ -31,7 +32,7 @@ export class EventStream {
 
   async close(): Promise<void> {
     this.#abort.abort();
-    await this.#reading;
+    await withTimeout(this.#reading, REQUEST_TIMEOUT_MS, "end of the SSE stream after abort");
   }
 
   async #read(url: string): Promise<void> {
