@@ -1,6 +1,7 @@
 // The HTTP API (hono) under /api/v1: JSON in and out, errors as { error: { code, message, path } }.
 // Routes are small functions of a Context; every body is validated at the edge (request-body.ts)
-// before it reaches the lab.
+// before it reaches the lab. A fault kind that does not exist is a 404 wherever a URL names it,
+// like an unknown cage; in a body (PUT .../module's faults) it is a 422 like any unknown key.
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
@@ -9,13 +10,17 @@ import { streamSSE } from "hono/streaming";
 import { LabError } from "../lab/errors.ts";
 import type { Lab, LabModule } from "../lab/lab.ts";
 import type { LabEvent } from "../lab/events.ts";
+import { describeFaultKinds } from "../sfp/faults.ts";
 import {
   BodyError,
+  knownFaultKind,
   parseBoardInsert,
   parseDiagnosticsPatch,
-  parseModuleSpec,
+  parseFault,
+  parsePlugRequest,
   parseSignalsPatch,
   readJson,
+  readOptionalJson,
 } from "./request-body.ts";
 
 export interface CatalogEntry {
@@ -111,10 +116,13 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
       boards: lab.boards.length,
       frontends: lab.boards.flatMap((b) => b.listeners).filter((l) => l.connected).length,
       lastEvent: lab.events.lastSeq,
+      // What to give `sfpemu run --seed` to replay this run's random choices.
+      seed: lab.seed,
     }));
 
   app.get("/catalog", (c) => c.json({ profiles: options.catalog() }));
   app.get("/topology", (c) => c.json(lab.snapshot()));
+  app.get("/faults", (c) => c.json({ kinds: describeFaultKinds() }));
 
   const modulePath = "/olts/:olt/boards/:board/cages/:cage/module";
   const target = (c: Context) => ({
@@ -132,8 +140,14 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     ...lab.modules.describe(module),
     diagnostics: module.diagnostics(),
     signals: signalsOf(module),
+    faults: module.faults(),
     ...options.moduleState?.(module),
   });
+  const faultKind = (c: Context) => {
+    const known = knownFaultKind(c.req.param("kind")!);
+    if ("problem" in known) throw new LabError("not_found", known.problem, c.req.path);
+    return known.kind;
+  };
 
   app.get(modulePath, (c) => {
     const t = target(c);
@@ -142,8 +156,8 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
 
   app.put(modulePath, async (c) => {
     const t = target(c);
-    const spec = parseModuleSpec(await readJson(c));
-    const module = lab.plug(t.olt, t.board, t.cage, spec);
+    const { spec, faults } = parsePlugRequest(await readJson(c));
+    const module = lab.plug(t.olt, t.board, t.cage, spec, faults);
     return c.json(describeModule(module), 201);
   });
 
@@ -167,6 +181,24 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     return c.json({ signals: signalsOf(module) });
   });
 
+  app.get(`${modulePath}/faults`, (c) => {
+    const t = target(c);
+    return c.json({ faults: lab.module(t.olt, t.board, t.cage).faults() });
+  });
+
+  app.put(`${modulePath}/faults/:kind`, async (c) => {
+    const t = target(c);
+    lab.module(t.olt, t.board, t.cage); // 404 for an empty cage before anything about the fault
+    const fault = parseFault(faultKind(c), await readOptionalJson(c));
+    return c.json(lab.setFault(t.olt, t.board, t.cage, fault.kind, fault.params));
+  });
+
+  app.delete(`${modulePath}/faults/:kind`, (c) => {
+    const t = target(c);
+    lab.module(t.olt, t.board, t.cage);
+    return c.json({ cleared: lab.clearFault(t.olt, t.board, t.cage, faultKind(c)) });
+  });
+
   app.get(`${modulePath}/eeprom`, (c) => {
     const t = target(c);
     const module = lab.module(t.olt, t.board, t.cage);
@@ -182,8 +214,7 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     const oltId = c.req.param("olt");
     const boardId = c.req.param("board");
     lab.board(oltId, boardId); // 404 before a 4xx about the body
-    const text = await c.req.text();
-    const { kind } = parseBoardInsert(text.trim() ? parseJsonText(text, c.req.path) : {});
+    const { kind } = parseBoardInsert(await readOptionalJson(c));
     if (kind !== undefined && !Object.hasOwn(lab.topology.kinds, kind)) {
       const known = Object.keys(lab.topology.kinds).join(", ") || "none";
       throw new BodyError(422, "invalid", `unknown board kind "${kind}"; known kinds: ${known}`, "body.kind");
@@ -251,12 +282,4 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
   });
 
   return app;
-}
-
-function parseJsonText(text: string, path: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new BodyError(400, "bad_request", `body is not JSON: ${(error as Error).message}`, path);
-  }
 }

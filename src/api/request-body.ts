@@ -1,6 +1,8 @@
 // Validation of request bodies at the edge: an API caller is untrusted, so every body is checked
 // for shape and type here and refused with a precise error (which key, what was expected).
 import type { Context } from "hono";
+import type { FaultSettings } from "../lab/lab.ts";
+import { checkFault, checkFaultKind, type Fault, FaultError, type FaultKind } from "../sfp/faults.ts";
 import type { ModuleSpec } from "../topology/model.ts";
 
 export class BodyError extends Error {
@@ -19,15 +21,24 @@ export class BodyError extends Error {
 const MAX_BODY_BYTES = 64 * 1024;
 
 export async function readJson(c: Context): Promise<unknown> {
+  return parseBody(await c.req.text(), c.req.path);
+}
+
+/** A body that may be left out: an empty one reads as {}. */
+export async function readOptionalJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
+  return text.trim() ? parseBody(text, c.req.path) : {};
+}
+
+function parseBody(text: string, path: string): unknown {
   if (text.length > MAX_BODY_BYTES) {
-    throw new BodyError(400, "bad_request", `body is larger than ${MAX_BODY_BYTES} bytes`, c.req.path);
+    throw new BodyError(400, "bad_request", `body is larger than ${MAX_BODY_BYTES} bytes`, path);
   }
-  if (!text.trim()) throw new BodyError(400, "bad_request", "a JSON body is required", c.req.path);
+  if (!text.trim()) throw new BodyError(400, "bad_request", "a JSON body is required", path);
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new BodyError(400, "bad_request", `body is not JSON: ${(error as Error).message}`, c.req.path);
+    throw new BodyError(400, "bad_request", `body is not JSON: ${(error as Error).message}`, path);
   }
 }
 
@@ -78,10 +89,17 @@ export function parseDiagnosticsPatch(
   return patch;
 }
 
-/** `{ profile, ...overrides, diagnostics? }`: a PUT .../module body, and a module in the state file. */
-export function parseModuleSpec(value: unknown, where = "body"): ModuleSpec {
+/**
+ * `{ profile, ...overrides, diagnostics? }`: a module in the state file, and a PUT .../module body
+ * (which may also hold `otherKeys`, for its caller to read).
+ */
+export function parseModuleSpec(
+  value: unknown,
+  where = "body",
+  otherKeys: readonly string[] = [],
+): ModuleSpec {
   const body = object(value, where);
-  onlyKeys(body, ["profile", ...OVERRIDE_KEYS, "diagnostics"], where);
+  onlyKeys(body, ["profile", ...OVERRIDE_KEYS, "diagnostics", ...otherKeys], where);
   if (typeof body.profile !== "string" || !body.profile) {
     throw new BodyError(422, "invalid", `"profile" (a catalog profile id) is required`, `${where}.profile`);
   }
@@ -98,6 +116,50 @@ export function parseModuleSpec(value: unknown, where = "body"): ModuleSpec {
     spec.diagnostics = parseDiagnosticsPatch(body.diagnostics, `${where}.diagnostics`);
   }
   return spec;
+}
+
+/** A PUT .../module body: the module, and the faults it has from the moment it is plugged. */
+export function parsePlugRequest(value: unknown): { spec: ModuleSpec; faults: FaultSettings } {
+  const spec = parseModuleSpec(value, "body", ["faults"]);
+  const faults = (value as Record<string, unknown>).faults;
+  return { spec, faults: faults === undefined ? {} : parseFaultSettings(faults, "body.faults") };
+}
+
+/** `{ kind: params, ... }`: every kind known and every fault's parameters checked. */
+export function parseFaultSettings(value: unknown, where: string): FaultSettings {
+  const body = object(value, where);
+  const settings: FaultSettings = {};
+  for (const [kind, params] of Object.entries(body)) {
+    const fault = faultAt(`${where}.${kind}`, () => checkFault(kind, params));
+    settings[fault.kind] = fault.params;
+  }
+  return settings;
+}
+
+/** A PUT .../faults/{kind} body (the kind already known): the fault with its defaults filled in. */
+export function parseFault(kind: FaultKind, value: unknown, where = "body"): Fault {
+  return faultAt(where, () => checkFault(kind, value));
+}
+
+/** Turns a FaultError into a 422 whose path ends at the parameter it names. */
+function faultAt<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof FaultError)) throw error;
+    const path = error.parameter === undefined ? where : `${where}.${error.parameter}`;
+    throw new BodyError(422, "invalid", error.message, path);
+  }
+}
+
+/** A fault kind named in a URL, or why it is none (the caller answers 404 with it). */
+export function knownFaultKind(text: string): { kind: FaultKind } | { problem: string } {
+  try {
+    return { kind: checkFaultKind(text) };
+  } catch (error) {
+    if (!(error instanceof FaultError)) throw error;
+    return { problem: error.message };
+  }
 }
 
 /** The inverse of parseModuleSpec. */

@@ -12,6 +12,12 @@ import type { SfpModule } from "../../src/sfp/module.ts";
 import type { LabStore } from "../../src/store/lab-store.ts";
 import { startStoredLab } from "../../src/store/stored-lab.ts";
 import { loadTopology } from "../../src/topology/load.ts";
+import { VhostUserFrontend } from "../support/frontend.ts";
+import { GpioClient } from "../support/gpio-client.ts";
+import { I2cClient } from "../support/i2c-client.ts";
+
+/** Generous: a deadline only ends a test that already failed, on a shared and noisy machine. */
+export const GUEST_DEADLINE_MS = 20_000;
 
 /** Two boards of two kinds, one more kind to re-insert a board as, modules in some cages. */
 export const TEST_TOPOLOGY = `
@@ -60,6 +66,7 @@ export class LabFixture {
   readonly events: LabEvent[] = [];
   #server: Deno.HttpServer | undefined;
   #closed = false;
+  readonly #frontends: VhostUserFrontend[] = [];
 
   private constructor(
     readonly dir: string,
@@ -138,10 +145,29 @@ export class LabFixture {
     return this.app.request(`/api/v1${path}`, init);
   }
 
+  /**
+   * A board VM on a board's two sockets, as QEMU 7.2 sets them up for a modern guest: the
+   * virtio-i2c adapter (queue of 4) and the virtio-gpio controller (two queues of 256).
+   */
+  async attachGuest(oltId: string, boardId: string): Promise<{ i2c: I2cClient; gpio: GpioClient }> {
+    const sockets = this.lab.board(oltId, boardId).spec.sockets;
+    const connect = async (path: string, queues: { size: number }[]) => {
+      const frontend = new VhostUserFrontend(path, { timeoutMs: GUEST_DEADLINE_MS });
+      this.#frontends.push(frontend);
+      await frontend.connect({ queues, eventIdx: true, indirect: true });
+      return frontend;
+    };
+    return {
+      i2c: new I2cClient(await connect(sockets.i2c, [{ size: 4 }])),
+      gpio: new GpioClient(await connect(sockets.gpio, [{ size: 256 }, { size: 256 }])),
+    };
+  }
+
   /** Stops everything; the directory stays when the caller gave it (for a restart). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const frontend of this.#frontends) frontend.disconnect();
     this.closing.abort();
     await this.#server?.shutdown();
     this.store.close();
