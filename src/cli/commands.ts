@@ -8,6 +8,7 @@ import { plugCommand } from "./plug.ts";
 import { unplugCommand } from "./unplug.ts";
 import { setCommand } from "./set.ts";
 import { eventsCommand } from "./events.ts";
+import { faultCommand } from "./fault.ts";
 import { vmConfigCommand } from "./vm-config.ts";
 
 /** Every verb of the command line, in the order `sfpemu help` lists them. */
@@ -21,5 +22,6 @@ export const commands: Command[] = [
   unplugCommand,
   setCommand,
   eventsCommand,
+  faultCommand,
   vmConfigCommand,
 ];

@@ -2,43 +2,7 @@
 // processes against a real API server, checked by exit code, output, and the lab's state after.
 import assert from "node:assert/strict";
 import { API_TOKEN, LabFixture } from "../lab/lab-fixture.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function sfpemu(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--config", `${ROOT}deno.json`, `${ROOT}main.ts`, ...args],
-    env: { SFPEMU_API: "", SFPEMU_API_TOKEN: "", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
-function ok(result: CliResult): string {
-  assert.equal(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);
-  return result.stdout;
-}
-
-function failed(result: CliResult, code: number, pattern: RegExp): void {
-  assert.equal(result.code, code, `exit ${result.code}; stdout: ${result.stdout}; stderr: ${result.stderr}`);
-  assert.match(result.stderr, pattern);
-}
-
-/** A loopback port nobody listens on. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { closedPort, failed, ok, sfpemu } from "./cli-process.ts";
 
 Deno.test("status: text and json", async () => {
   await using lab = await LabFixture.start();
