@@ -122,7 +122,7 @@ export const faultCommand: Command = {
         const { faults } = await client.request("GET", `${modulePath(cage)}/faults`) as { faults: Fault[] };
         if (faults.length === 0) console.log(`${cageText}: no faults`);
         for (const fault of faults) {
-          console.log(`${cageText}: ${fault.kind} ${formatFaultParams(fault.params)}`);
+          console.log(`${cageText}: ${[fault.kind, formatFaultParams(fault.params)].join(" ").trim()}`);
         }
         return 0;
       }

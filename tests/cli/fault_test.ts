@@ -64,7 +64,7 @@ Deno.test("fault: set, show, clear and list against a running emulator", async (
     "noise",
   ]);
   assert.deepEqual(ok(await sfpemu(["fault", "olt1/lt1/1", "--api", api])).trim().split("\n"), [
-    "olt1/lt1/1: byte-io-bug ",
+    "olt1/lt1/1: byte-io-bug",
     "olt1/lt1/1: rx-los-flap periodMs=500",
     'olt1/lt1/1: noise band={"temperatureC":2}',
   ]);
