@@ -37,7 +37,11 @@ function load<T>(name: string): T | undefined {
 
 function table(header: string[], rows: (string | number)[][]): string {
   const cell = (c: string | number) => (typeof c === "number" ? fmt(c) : c);
-  const align = header.map((_, i) => (i === 0 ? "---" : "---:"));
+  // Numbers (and percentages, ranges) right-aligned, text left-aligned.
+  const numeric = header.map((_, i) =>
+    i > 0 && rows.every((r) => typeof r[i] === "number" || /^[-\d.,%–]*$/.test(String(r[i])))
+  );
+  const align = numeric.map((n) => (n ? "---:" : "---"));
   return [header, align, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(" | ")} |`).join("\n");
 }
 
@@ -218,6 +222,8 @@ for (const [key, run] of Object.entries(profile ?? {})) {
   const s = run.summary;
   const pct = (ms: number) => `${fmt((100 * ms) / s.busyMs, 1)}%`;
   out.push(`\n### (6) Profile, ${key}: ${run.did}; busy ${fmt(s.busyMs, 0)} of ${fmt(s.wallMs, 0)} ms\n`);
+  const areas = s.areas.filter((a) => !["(idle)", "(root)"].includes(a.area) && a.selfMs > 0.01 * s.busyMs);
+  out.push(`Self time by folder: ${areas.map((a) => `${a.area} ${pct(a.selfMs)}`).join(", ")}.\n`);
   out.push(table(
     ["function", "self", "total", "where"],
     s.functions.filter((f) => f.name !== "(idle)").slice(0, 12).map((f) => [
