@@ -96,7 +96,7 @@ export const ProtocolFeature = {
 } as const;
 
 /**
- * What this backend offers. CONFIGURE_MEM_SLOTS and STATUS are left out on purpose: offering them
+ * What this backend offers (CONFIG only to devices with a config space, see session.ts). CONFIGURE_MEM_SLOTS and STATUS are left out on purpose: offering them
  * changes QEMU 7.2's start-up sequence away from the one proven with real guests (guest-rig.md);
  * ADD/REM_MEM_REG, GET_MAX_MEM_SLOTS and SET/GET_STATUS are still served when sent.
  */

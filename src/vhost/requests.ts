@@ -21,7 +21,6 @@ import {
   MAX_MEM_SLOTS,
   MAX_MEM_TABLE_REGIONS,
   Request,
-  SUPPORTED_PROTOCOL_FEATURES,
   VRING_INDEX_MASK,
   VRING_NOFD_FLAG,
 } from "./protocol.ts";
@@ -85,13 +84,13 @@ export const requestTable: Record<number, RequestEntry> = {
     },
   },
 
-  [Request.GET_PROTOCOL_FEATURES]: { replies: true, handle: () => u64Payload(SUPPORTED_PROTOCOL_FEATURES) },
+  [Request.GET_PROTOCOL_FEATURES]: { replies: true, handle: (s) => u64Payload(s.offeredProtocolFeatures) },
 
   [Request.SET_PROTOCOL_FEATURES]: {
     replies: false,
     handle(s, m) {
       const features = readU64(m);
-      const unknown = features & ~SUPPORTED_PROTOCOL_FEATURES;
+      const unknown = features & ~s.offeredProtocolFeatures;
       if (unknown) throw new ProtocolError(`protocol features 0x${unknown.toString(16)} were not offered`);
       s.ackedProtocolFeatures = features;
     },

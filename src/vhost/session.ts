@@ -16,7 +16,9 @@ import {
   HEADER_SIZE,
   MAX_FDS_PER_MESSAGE_ACCEPTED,
   MAX_PAYLOAD_SIZE,
+  ProtocolFeature,
   requestName,
+  SUPPORTED_PROTOCOL_FEATURES,
 } from "./protocol.ts";
 import { requestTable } from "./requests.ts";
 import { Virtqueue, VirtqueueError } from "./virtqueue.ts";
@@ -29,6 +31,8 @@ export class VhostUserSession {
   readonly queues: Virtqueue[];
   /** Feature bits we offer: the device's plus the transport's. */
   readonly offeredFeatures: bigint;
+  /** Protocol features we offer: CONFIG only for a device that has a config space. */
+  readonly offeredProtocolFeatures: bigint;
   ackedFeatures = 0n;
   ackedProtocolFeatures = 0n;
   owner = false;
@@ -54,6 +58,10 @@ export class VhostUserSession {
   ) {
     this.offeredFeatures = device.deviceFeatures | bit(Feature.VERSION_1) | bit(Feature.INDIRECT_DESC) |
       bit(Feature.EVENT_IDX) | bit(Feature.PROTOCOL_FEATURES);
+    // QEMU warns when a backend offers CONFIG for a device it has no config handling for (i2c).
+    this.offeredProtocolFeatures = device.readConfig().length > 0
+      ? SUPPORTED_PROTOCOL_FEATURES
+      : SUPPORTED_PROTOCOL_FEATURES & ~bit(ProtocolFeature.CONFIG);
     this.queues = Array.from({ length: device.queueCount }, (_, i) => new Virtqueue(i, this.memory));
     this.#socketWatch = loop.watchReadable(fd, () => this.#onReadable());
   }
