@@ -5,6 +5,8 @@
 import { Cage, type CageModule } from "./cage.ts";
 import { GpioBank } from "./gpio-bank.ts";
 import { I2cBus, Pca9548 } from "./i2c-bus.ts";
+import { BoardIdEeprom, type BoardIdentityRecord, encodeTlvInfo } from "./id-eeprom.ts";
+import { Lm75Sensor } from "./lm75.ts";
 
 export const MAX_CAGES_PER_BOARD = 64;
 export const CAGES_PER_MUX = 8;
@@ -28,6 +30,13 @@ export function cageLineIndex(cageId: number, line: CageLine): number {
 export interface BoardLayout {
   cageCount: number;
   formFactor: string;
+  /** The board's own devices on the root segment, besides its cages. */
+  extras?: {
+    /** An ONIE TlvInfo identity EEPROM at 0x57 with this content. */
+    idEeprom?: BoardIdentityRecord;
+    /** An LM75 temperature sensor at 0x48 reading this temperature. */
+    temperatureSensor?: { temperatureC: number };
+  };
 }
 
 export class BoardPlanes<M extends CageModule = CageModule> {
@@ -35,6 +44,8 @@ export class BoardPlanes<M extends CageModule = CageModule> {
   readonly gpio = new GpioBank();
   readonly muxes: Pca9548[] = [];
   readonly cages: Cage<M>[] = [];
+  readonly idEeprom: BoardIdEeprom | undefined;
+  readonly temperatureSensor: Lm75Sensor | undefined;
 
   constructor(layout: BoardLayout) {
     if (
@@ -54,6 +65,15 @@ export class BoardPlanes<M extends CageModule = CageModule> {
       }
       mux.channels[channel].attach(cage);
       this.#wireGpio(cage);
+    }
+    const extras = layout.extras ?? {};
+    if (extras.idEeprom) {
+      this.idEeprom = new BoardIdEeprom(encodeTlvInfo(extras.idEeprom));
+      this.i2c.root.attach(this.idEeprom);
+    }
+    if (extras.temperatureSensor) {
+      this.temperatureSensor = new Lm75Sensor(extras.temperatureSensor.temperatureC);
+      this.i2c.root.attach(this.temperatureSensor);
     }
   }
 
