@@ -20,14 +20,16 @@ import {
 import { VhostUserFrontend } from "../tests/support/frontend.ts";
 import { CallWaiter } from "./support/call-waiter.ts";
 import { latencyOptions } from "./support/args.ts";
-import { cPingPong } from "./support/c-floor.ts";
 import { ChildScript } from "./support/child.ts";
 import type { WaitMode } from "./support/eventfd-echo.ts";
 import { PinnedChains } from "./support/pinned-chains.ts";
 import {
   combineRounds,
+  compareWithFloor,
+  describeRatio,
   type FloorComparison,
-  p50Ratio,
+  type FloorRuns,
+  measureFloorRound,
   ROUNDS_COLUMNS,
   roundsRow,
   type RoundsSummary,
@@ -135,35 +137,28 @@ async function waitRoundTrips(mode: WaitMode, count: number, warmup: number): Pr
 
 if (import.meta.main) {
   const modes: WaitMode[] = ["await", "block", "spin"];
-  const runs = {
-    backend: [] as LatencySummary[],
-    cRead: [] as LatencySummary[],
-    cEpoll: [] as LatencySummary[],
-  };
+  const runs = { backend: [] as LatencySummary[] };
+  const floorRuns: FloorRuns = { read: [], epoll: [], sameCore: [] };
   const waitRuns: Record<WaitMode, LatencySummary[]> = { await: [], block: [], spin: [] };
   const backend = await startBackend();
   try {
     for (let round = 0; round < rounds; round++) {
-      runs.cRead.push(await cPingPong("read", perRound, warmupPerRound));
-      runs.cEpoll.push(await cPingPong("epoll", perRound, warmupPerRound));
+      await measureFloorRound(floorRuns, perRound, warmupPerRound);
       runs.backend.push(backend.roundTrips(perRound, warmupPerRound));
       for (const mode of modes) waitRuns[mode].push(await waitRoundTrips(mode, perRound, warmupPerRound));
     }
   } finally {
     await backend.close();
   }
+  const { path, ...floor } = compareWithFloor(runs.backend, floorRuns, { iterations, warmup });
   const result: KickCallResult = {
-    iterations,
-    warmup,
-    backend: combineRounds(runs.backend),
-    cRead: combineRounds(runs.cRead),
-    cEpoll: combineRounds(runs.cEpoll),
+    ...floor,
+    backend: path,
     waits: {
       await: combineRounds(waitRuns.await),
       block: combineRounds(waitRuns.block),
       spin: combineRounds(waitRuns.spin),
     },
-    ratio: p50Ratio(runs.backend, runs.cRead),
   };
   const row = roundsRow;
   printTable(
@@ -173,6 +168,7 @@ if (import.meta.main) {
     [
       row("sfpemu backend (Deno, child process)", result.backend),
       row("C eventfd ping-pong, read(2)", result.cRead),
+      row("C eventfd ping-pong, read(2), both on CPU 0", result.cSameCore),
       row("C eventfd ping-pong, epoll_wait(2)", result.cEpoll),
     ],
   );
@@ -185,6 +181,6 @@ if (import.meta.main) {
       row("synchronous epoll_wait(0) spin (burns a core)", result.waits.spin),
     ],
   );
-  console.log(`sfpemu p50 = ${result.ratio.toFixed(1)}x the C read floor (median of the rounds' ratios)`);
+  console.log(`sfpemu p50 = ${describeRatio(result)}`);
   await saveResult("kick_call", result);
 }

@@ -3,15 +3,19 @@
  * processes, in C, with no runtime in between. The parent writes a "kick" eventfd and waits for a
  * "call" eventfd; the child waits for the kick and writes the call. Each round trip is timed.
  *
- *   pingpong MODE ITERATIONS WARMUP
+ *   pingpong MODE ITERATIONS WARMUP [CPU]
  *     MODE read   both sides block in read(2) on the eventfd (the minimum)
  *     MODE epoll  both sides block in epoll_wait(2) and then read, as the backend's poller and
  *                 the benchmark frontend do (the same syscalls as ffi/sfpemu.c's poller)
+ *     CPU         pin both processes to this CPU: every wake-up is a context switch on one core,
+ *                 never an inter-processor interrupt (on a VM, waking an idle vCPU can cost tens
+ *                 of µs, so the unpinned figure depends on how busy the other CPUs are)
  *
  * Prints one JSON line: {"mode", "iterations", "p50_us", "p99_us", "max_us", "mean_us"}.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,8 +81,8 @@ static double percentile_us(const uint64_t *sorted, long n, double p) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 || (strcmp(argv[1], "read") != 0 && strcmp(argv[1], "epoll") != 0)) {
-    fprintf(stderr, "usage: %s read|epoll ITERATIONS WARMUP\n", argv[0]);
+  if (argc < 4 || argc > 5 || (strcmp(argv[1], "read") != 0 && strcmp(argv[1], "epoll") != 0)) {
+    fprintf(stderr, "usage: %s read|epoll ITERATIONS WARMUP [CPU]\n", argv[0]);
     return 2;
   }
   const int use_epoll = strcmp(argv[1], "epoll") == 0;
@@ -87,6 +91,13 @@ int main(int argc, char **argv) {
   if (iterations < 1 || warmup < 0) {
     fprintf(stderr, "ITERATIONS must be >= 1 and WARMUP >= 0\n");
     return 2;
+  }
+  if (argc == 5) {
+    /* Before the fork, so the child inherits it. */
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(atoi(argv[4]), &cpus);
+    if (sched_setaffinity(0, sizeof cpus, &cpus) < 0) die("sched_setaffinity");
   }
   int kick = eventfd(0, EFD_CLOEXEC);
   int call = eventfd(0, EFD_CLOEXEC);

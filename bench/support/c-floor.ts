@@ -27,15 +27,19 @@ async function build(): Promise<void> {
 
 export type PingPongMode = "read" | "epoll";
 
-/** Round trips between two processes: "read" blocks in read(2), "epoll" in epoll_wait(2) then read. */
+/**
+ * Round trips between two processes: "read" blocks in read(2), "epoll" in epoll_wait(2) then read;
+ * with `cpu`, both processes are pinned to that CPU (no inter-processor wake-ups).
+ */
 export async function cPingPong(
   mode: PingPongMode,
   iterations: number,
   warmup: number,
+  cpu?: number,
 ): Promise<LatencySummary> {
   await build();
   const { success, stdout, stderr } = await new Deno.Command(BINARY, {
-    args: [mode, String(iterations), String(warmup)],
+    args: [mode, String(iterations), String(warmup), ...(cpu === undefined ? [] : [String(cpu)])],
     stdout: "piped",
     stderr: "piped",
   }).output();
