@@ -92,29 +92,31 @@ export type ProfileResult = Record<string, ProfileRun>;
 
 async function profile(name: string, workload: Workload): Promise<ProfileRun> {
   const dir = Deno.makeTempDirSync({ prefix: "sfpb-prof-" });
-  const emulator = await Emulator.start({
-    topology: { boards: 1, cagesPerBoard: 32 },
-    cpus: values.cpus,
-    denoFlags: ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${values.interval}`],
-  });
+  const kept = `${PROFILES}${name}.cpuprofile`;
   let fromUs = 0;
   let toUs = 0;
   let did = "";
   let backendCpuSeconds = 0;
   try {
-    fromUs = Number(nowNs() / 1000n);
-    const cpuBefore = emulator.cpuSeconds();
-    did = await workload(emulator, performance.now() + seconds * 1000);
-    toUs = Number(nowNs() / 1000n);
-    backendCpuSeconds = emulator.cpuSeconds() - cpuBefore;
+    const emulator = await Emulator.start({
+      topology: { boards: 1, cagesPerBoard: 32 },
+      cpus: values.cpus,
+      denoFlags: ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${values.interval}`],
+    });
+    try {
+      fromUs = Number(nowNs() / 1000n);
+      const cpuBefore = emulator.cpuSeconds();
+      did = await workload(emulator, performance.now() + seconds * 1000);
+      toUs = Number(nowNs() / 1000n);
+      backendCpuSeconds = emulator.cpuSeconds() - cpuBefore;
+    } finally {
+      await emulator.stop();
+    }
+    Deno.mkdirSync(PROFILES, { recursive: true });
+    Deno.copyFileSync(newestProfile(dir), kept);
   } finally {
-    await emulator.stop();
+    Deno.removeSync(dir, { recursive: true });
   }
-  const file = newestProfile(dir);
-  Deno.mkdirSync(PROFILES, { recursive: true });
-  const kept = `${PROFILES}${name}.cpuprofile`;
-  Deno.copyFileSync(file, kept);
-  Deno.removeSync(dir, { recursive: true });
   const summary = summarizeProfile(JSON.parse(Deno.readTextFileSync(kept)) as CpuProfile, ROOT, {
     fromUs,
     toUs,
