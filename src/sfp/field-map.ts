@@ -395,10 +395,14 @@ export function field(name: FieldName): FieldSpec {
   return spec;
 }
 
+/** Fields by their profile key ("thresholds.rxPowerDbm.lowAlarm"), for constant-time lookups. */
+const byProfileKey = new Map<string, FieldSpec>(
+  SFF8472_FIELDS.filter((f) => f.profileKey).map((f) => [f.profileKey!.join("."), f]),
+);
+
 /** The threshold word of a monitored diagnostic, e.g. (rxPowerDbm, lowAlarm) → rxPowerLowAlarm. */
 export function thresholdField(diagnostic: DiagnosticName, level: ThresholdLevel): NumberField {
-  const key = `thresholds.${diagnostic}.${level}`;
-  return SFF8472_FIELDS.find((f) => f.profileKey?.join(".") === key) as NumberField;
+  return byProfileKey.get(`thresholds.${diagnostic}.${level}`) as NumberField;
 }
 
 export function findField(name: string): FieldSpec | undefined {
