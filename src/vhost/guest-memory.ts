@@ -47,6 +47,8 @@ function validate(d: RegionDescription): void {
 
 export class GuestMemory {
   #regions: MemoryRegion[] = [];
+  /** The region the last buffer was found in; forgotten whenever the table changes. */
+  #lastHit: MemoryRegion | undefined;
   /** Bumped on every change, so holders of translated views know to translate again. */
   generation = 0;
 
@@ -81,7 +83,7 @@ export class GuestMemory {
       const bytes = new Uint8Array(mapping.buffer, description.mmapOffset, description.sizeBytes);
       const view = new DataView(mapping.buffer, description.mmapOffset, description.sizeBytes);
       this.#regions.push({ ...description, mapping, bytes, view });
-      this.generation++;
+      this.#changed();
     } finally {
       closeQuietly(fd);
     }
@@ -96,13 +98,18 @@ export class GuestMemory {
     if (index < 0) throw new GuestMemoryError("no such region to remove");
     const [region] = this.#regions.splice(index, 1);
     release(region);
-    this.generation++;
+    this.#changed();
   }
 
   clear(): void {
     for (const region of this.#regions) release(region);
-    if (this.#regions.length) this.generation++;
+    if (this.#regions.length) this.#changed();
     this.#regions = [];
+  }
+
+  #changed(): void {
+    this.generation++;
+    this.#lastHit = undefined;
   }
 
   /** Guest-physical [address, address + length) inside one region, or an error. */
@@ -129,7 +136,16 @@ export class GuestMemory {
 
   /** The bytes of a guest-physical buffer. */
   bytes(address: number, length: number): Uint8Array {
+    // Hot path (every descriptor): almost every buffer lies in the region the last one did.
+    const last = this.#lastHit;
+    if (last) {
+      const offset = address - last.guestPhysAddr;
+      if (offset >= 0 && offset + length <= last.sizeBytes) {
+        return last.bytes.subarray(offset, offset + length);
+      }
+    }
     const { region, offset } = this.fromGuestPhysical(address, length);
+    this.#lastHit = region;
     return region.bytes.subarray(offset, offset + length);
   }
 }
