@@ -147,7 +147,13 @@ function boardOfTopology(topology: Topology, want: VmConfigArgs["board"]): VmBoa
       `no board ${want.olt}/${want.board} in topology "${topology.name}"; it has ${known}`,
     );
   }
-  return { olt: want.olt, board: want.board, sockets: board.sockets, cageCount: board.cageCount };
+  return {
+    olt: want.olt,
+    board: want.board,
+    sockets: board.sockets,
+    cageCount: board.cageCount,
+    extras: { idEeprom: board.extras.idEeprom, temperatureSensor: board.extras.temperatureSensor },
+  };
 }
 
 async function boardFromTopologyFile(o: VmConfigArgs): Promise<VmBoard> {

@@ -4,6 +4,8 @@
 // (`virtio,device29`), and one `sff,sfp` node per cage for the kernel's sfp driver, wired to its
 // channel and its six GPIO lines exactly as src/board/board.ts wires the emulated board.
 import { cageI2cLocation, cageLineIndex, CAGES_PER_MUX } from "../board/board.ts";
+import { ID_EEPROM_ADDRESS } from "../board/id-eeprom.ts";
+import { LM75_ADDRESS } from "../board/lm75.ts";
 import {
   cells,
   EMPTY,
@@ -33,6 +35,8 @@ export interface BoardTreeOptions {
    * `mmioBefore` (counting from the highest) and its GPIO device at the next one.
    */
   mmioBefore?: number;
+  /** Describe the board's ONIE ID EEPROM (at24) and LM75 sensor on the virtio I2C bus. */
+  extras?: { idEeprom: boolean; temperatureSensor: boolean };
 }
 
 export interface CageNode {
@@ -133,10 +137,25 @@ export function addBoardNodes(fdt: Fdt, options: BoardTreeOptions): BoardTreeSum
       ["i2c-mux-idle-disconnect", EMPTY],
     ], channels));
   }
+  // The board's own devices sit on the root segment, beside the muxes (src/board/board.ts).
+  const boardDevices: FdtNode[] = [];
+  if (options.extras?.temperatureSensor) {
+    boardDevices.push(node(`temperature-sensor@${LM75_ADDRESS.toString(16)}`, [
+      ["compatible", strings("national,lm75")],
+      ["reg", cells(LM75_ADDRESS)],
+    ]));
+  }
+  if (options.extras?.idEeprom) {
+    boardDevices.push(node(`eeprom@${ID_EEPROM_ADDRESS.toString(16)}`, [
+      ["compatible", strings("atmel,24c02")],
+      ["reg", cells(ID_EEPROM_ADDRESS)],
+      ["read-only", EMPTY],
+    ]));
+  }
   const i2c = node("i2c", [["compatible", strings("virtio,device22")], ...busCells, [
     "phandle",
     cells(phandle()),
-  ]], muxes);
+  ]], [...boardDevices, ...muxes]);
   const gpioPhandle = phandle();
   const gpio = node("gpio", [
     ["compatible", strings("virtio,device29")],

@@ -14,6 +14,8 @@ export interface VmBoard {
   board: string;
   sockets: { i2c: string; gpio: string };
   cageCount: number;
+  /** The board's own devices on the root I2C segment (src/board/board.ts BoardLayout.extras). */
+  extras?: { idEeprom: boolean; temperatureSensor: boolean };
 }
 
 export interface QemuArgsOptions {

@@ -51,6 +51,7 @@ export function vmConfig(board: VmBoard, options: VmConfigOptions): VmConfig {
       cageCount: board.cageCount,
       maxPowerMw: options.maxPowerMw,
       mmioBefore: options.mmioBefore,
+      extras: board.extras,
     });
     dtb = { file: options.dtb.out, bytes: serializeFdt(tree), nodes };
   }

@@ -142,3 +142,21 @@ Deno.test("board tree: refuses a tree that cannot take the board", async () => {
   assert.throws(() => addBoardNodes(bare, { cageCount: 1 }), /0 virtio-mmio transports.*dumpdtb/);
   assert.throws(() => addBoardNodes(bare, { cageCount: 0 }), RangeError);
 });
+
+Deno.test("board tree: the board's ID EEPROM and LM75 sit on the virtio i2c root bus when the board has them", async () => {
+  const fdt = await base();
+  const summary = addBoardNodes(fdt, { cageCount: 2, extras: { idEeprom: true, temperatureSensor: true } });
+  const tree = parseFdt(serializeFdt(fdt));
+  const eeprom = nodeAt(tree, `${summary.i2c}/eeprom@57`)!;
+  assert.deepEqual(stringsOf(eeprom, "compatible"), ["atmel,24c02"]);
+  assert.deepEqual(cellsOf(eeprom, "reg"), [0x57]);
+  assert.ok(property(eeprom, "read-only"), "the ID EEPROM is write-protected");
+  const sensor = nodeAt(tree, `${summary.i2c}/temperature-sensor@48`)!;
+  assert.deepEqual(stringsOf(sensor, "compatible"), ["national,lm75"]);
+  assert.deepEqual(cellsOf(sensor, "reg"), [0x48]);
+
+  const bare = await base();
+  const plain = addBoardNodes(bare, { cageCount: 2 });
+  assert.equal(nodeAt(bare, `${plain.i2c}/eeprom@57`), undefined);
+  assert.equal(nodeAt(bare, `${plain.i2c}/temperature-sensor@48`), undefined);
+});
