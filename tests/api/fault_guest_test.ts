@@ -183,6 +183,7 @@ async function edges(gpio: Awaited<ReturnType<typeof guestOn>>["gpio"], line: nu
   return levels;
 }
 
+// Half periods longer than the lab's 100 ms tick, so the ticker sees every edge.
 Deno.test("guest: a pulsed TX_FAULT and a flapping RX_LOS interrupt again and again, moved by the lab's ticker", async () => {
   await using lab = await LabFixture.start();
   const { gpio } = await guestOn(lab, 1);
@@ -192,13 +193,13 @@ Deno.test("guest: a pulsed TX_FAULT and a flapping RX_LOS interrupt again and ag
     assert.ok(await gpio.setIrqType(line, GpioIrqType.EDGE_BOTH));
   }
   gpio.unmask(txFault);
-  await putFault(lab, 1, "tx-fault", { mode: "pulse", periodMs: 200, widthMs: 100 });
+  await putFault(lab, 1, "tx-fault", { mode: "pulse", periodMs: 600, widthMs: 300 });
   const txLevels = await edges(gpio, txFault, 4);
   await deleteFault(lab, 1, "tx-fault");
   assert.ok(txLevels.includes(0) && txLevels.includes(1), `TX_FAULT went both ways: ${txLevels}`);
 
   gpio.unmask(rxLos);
-  await putFault(lab, 1, "rx-los-flap", { periodMs: 200 });
+  await putFault(lab, 1, "rx-los-flap", { periodMs: 600 });
   const losLevels = await edges(gpio, rxLos, 4);
   assert.ok(losLevels.includes(0) && losLevels.includes(1), `RX_LOS went both ways: ${losLevels}`);
   const flaps = lab.events.filter((e) => e.type === "signal-changed" && e.signal === "rx-los");
