@@ -9,6 +9,7 @@ import { unplugCommand } from "./unplug.ts";
 import { setCommand } from "./set.ts";
 import { eventsCommand } from "./events.ts";
 import { faultCommand } from "./fault.ts";
+import { scenarioCommand } from "./scenario.ts";
 import { vmConfigCommand } from "./vm-config.ts";
 
 /** Every verb of the command line, in the order `sfpemu help` lists them. */
@@ -23,5 +24,6 @@ export const commands: Command[] = [
   setCommand,
   eventsCommand,
   faultCommand,
+  scenarioCommand,
   vmConfigCommand,
 ];

@@ -1,8 +1,10 @@
 // sfpemu run: loads a topology (or the built-in default), opens every board's vhost-user
-// sockets, serves the HTTP API, and runs until SIGINT/SIGTERM, then shuts down in order.
+// sockets, serves the HTTP API, and runs until SIGINT/SIGTERM, then shuts down in order. With a
+// scenario, it runs the scenario once started and exits with its result (or keeps running).
 import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { createApi } from "../api/app.ts";
 import type { Lab } from "../lab/lab.ts";
+import { MAX_SEED, parseSeed, randomSeed } from "../lab/seed.ts";
 import { catalogEntries, sfpModuleFactory } from "../lab/sfp-modules.ts";
 import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
 import { EventLoop } from "../native/event-loop.ts";
@@ -17,6 +19,10 @@ import type { LabStore } from "../store/lab-store.ts";
 import { StateFileError } from "../store/state-file.ts";
 import { startStoredLab } from "../store/stored-lab.ts";
 import { VERSION } from "../version.ts";
+import { runScenario } from "../scenario/runner.ts";
+import type { Scenario } from "../scenario/scenario.ts";
+import { inProcessTarget } from "../scenario/target.ts";
+import { loadScenarioOrReport } from "./scenario-file.ts";
 
 const usage = `usage: sfpemu run [TOPOLOGY] [options]
 
@@ -28,6 +34,11 @@ virtio-i2c and virtio-gpio vhost-user sockets, and the HTTP API. Runs until Ctrl
   --allow-remote         let the API listen beyond loopback without a token
   --state-dir DIR        sockets and saved state (default $XDG_STATE_HOME/sfpemu or ~/.local/state/sfpemu);
                          a restart on the same directory finds the modules, settings and user EEPROM again
+  --seed N               every random choice of every module (intermittent NACKs, noise) derives from
+                         N and the module's cage; without it a seed is drawn and printed, to replay with
+  --scenario FILE        run this scenario (sfpemu help scenario) once started, then exit with its
+                         result: 0 when every step passed, 1 when one failed
+  --keep-running         with --scenario: keep serving after the scenario ended, until Ctrl-C
   --log-format json|text (default: text on a terminal, json otherwise)
   --log-level debug|info|warn|error`;
 
@@ -40,6 +51,9 @@ interface RunOptions {
   stateDir: string;
   logFormat?: "json" | "text";
   logLevel: LogLevel;
+  seed?: number;
+  scenarioFile?: string;
+  keepRunning: boolean;
 }
 
 function defaultStateDir(): string {
@@ -70,6 +84,9 @@ function parseRunArgs(args: string[]): RunOptions {
       "state-dir": { type: "string" },
       "log-format": { type: "string" },
       "log-level": { type: "string", default: "info" },
+      seed: { type: "string" },
+      scenario: { type: "string" },
+      "keep-running": { type: "boolean", default: false },
     },
     allowPositionals: true,
   });
@@ -84,6 +101,13 @@ function parseRunArgs(args: string[]): RunOptions {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new UsageError(`--log-level is debug, info, warn or error, not "${logLevel}"`);
   }
+  const seed = values.seed === undefined ? undefined : parseSeed(values.seed);
+  if (values.seed !== undefined && seed === undefined) {
+    throw new UsageError(`--seed wants a whole number 0..${MAX_SEED}, not "${values.seed}"`);
+  }
+  if (values["keep-running"] && values.scenario === undefined) {
+    throw new UsageError("--keep-running goes with --scenario");
+  }
   return {
     topologyFile: positionals[0],
     apiHost: host,
@@ -93,6 +117,9 @@ function parseRunArgs(args: string[]): RunOptions {
     stateDir: values["state-dir"] ?? defaultStateDir(),
     logFormat,
     logLevel,
+    seed,
+    scenarioFile: values.scenario,
+    keepRunning: values["keep-running"]!,
   };
 }
 
@@ -124,6 +151,7 @@ function printSummary(lab: Lab<SfpModule>, apiUrl: string, stateFile: string): v
     lines.push(`    i2c  ${spec.sockets.i2c}`);
     lines.push(`    gpio ${spec.sockets.gpio}`);
   }
+  lines.push(`  seed  ${lab.seed}  (the same random choices again: --seed ${lab.seed})`);
   lines.push(`  state ${stateFile}`);
   lines.push(`  API   ${apiUrl}/api/v1  (try: curl ${apiUrl}/api/v1/topology)`);
   // One machine-readable line, last: scripts and tests wait for it and take the API address from it.
@@ -155,6 +183,12 @@ export const runCommand: Command = {
       console.error(`sfpemu run: the topology has ${error.issues.length} problem(s); nothing was started`);
       return 1;
     }
+    let scenario: Scenario | undefined;
+    if (options.scenarioFile !== undefined) {
+      // Checked before anything starts: a broken scenario should not cost a start-up.
+      scenario = await loadScenarioOrReport(options.scenarioFile, new Set(catalog.keys()));
+      if (!scenario) return 1;
+    }
     const stateDir = topology.stateDir && !args.includes("--state-dir")
       ? topology.stateDir
       : options.stateDir;
@@ -178,6 +212,7 @@ export const runCommand: Command = {
         loop,
         log,
         stateDir,
+        seed: options.seed ?? randomSeed(),
       }));
     } catch (error) {
       await loop.stop();
@@ -225,6 +260,19 @@ export const runCommand: Command = {
     const onSignal = (name: string) => () => stopped.resolve(name);
     const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
     for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+    let exitCode = 0;
+    if (scenario) {
+      const target = inProcessTarget(app, lab.events, options.apiToken);
+      const ended = runScenario(scenario, { target }).then((result) => (result.ok ? 0 : 1));
+      const first = await Promise.race([ended, stopped.promise]);
+      if (typeof first === "number") {
+        exitCode = first;
+        if (!options.keepRunning) stopped.resolve("the scenario ended");
+      } else {
+        console.error(`sfpemu run: the scenario was interrupted (${first})`);
+        exitCode = 1;
+      }
+    }
     const reason = await stopped.promise;
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
 
@@ -237,6 +285,6 @@ export const runCommand: Command = {
     await lab.stop();
     await loop.stop();
     closeNative();
-    return 0;
+    return exitCode;
   },
 };
