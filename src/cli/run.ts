@@ -35,7 +35,8 @@ virtio-i2c and virtio-gpio vhost-user sockets, and the HTTP API. Runs until Ctrl
   --state-dir DIR        sockets and saved state (default $XDG_STATE_HOME/sfpemu or ~/.local/state/sfpemu);
                          a restart on the same directory finds the modules, settings and user EEPROM again
   --seed N               every random choice of every module (intermittent NACKs, noise) derives from
-                         N and the module's cage; without it a seed is drawn and printed, to replay with
+                         N and the module's cage; without it one is drawn, and printed so the run can
+                         be replayed
   --scenario FILE        run this scenario (sfpemu help scenario) once started, then exit with its
                          result: 0 when every step passed, 1 when one failed
   --keep-running         with --scenario: keep serving after the scenario ended, until Ctrl-C

@@ -1,7 +1,7 @@
 // sfpemu scenario: checks a scenario file (`check`), or runs it against a running emulator through
 // its API and event stream (`run`), printing each step with its time and outcome.
-import { type Command, parseCommandArgs, UsageError } from "./command.ts";
-import { ApiClient, ApiClientError, CLIENT_USAGE } from "./api-client.ts";
+import { type Command, UsageError } from "./command.ts";
+import { CLIENT_USAGE, clientVerb } from "./api-client.ts";
 import { loadScenarioOrReport } from "./scenario-file.ts";
 import { loadCatalog } from "../sfp/catalog.ts";
 import { runScenario } from "../scenario/runner.ts";
@@ -37,16 +37,12 @@ ${CLIENT_USAGE}
 
 Inside the emulator instead: sfpemu run [TOPOLOGY] --scenario FILE [--keep-running]`;
 
-export const scenarioCommand: Command = {
+export const scenarioCommand: Command = clientVerb({
   name: "scenario",
   summary: "check a scenario file, or run it against a running emulator",
   usage,
-  async run(args: string[]): Promise<number> {
-    const { values, positionals } = parseCommandArgs({
-      args,
-      options: { api: { type: "string" }, "api-token": { type: "string" } },
-      allowPositionals: true,
-    });
+  positionals: true,
+  async run({ positionals, client }) {
     const [subcommand, file, ...rest] = positionals;
     if (subcommand !== "check" && subcommand !== "run") {
       throw new UsageError(
@@ -64,17 +60,10 @@ export const scenarioCommand: Command = {
       );
       return 0;
     }
-    const client = ApiClient.fromOptions(values);
-    try {
-      // The emulator's own catalog decides which profiles exist, not this machine's.
-      const { profiles } = await client.request("GET", "/catalog") as { profiles: { id: string }[] };
-      const scenario = await loadScenarioOrReport(file, new Set(profiles.map((profile) => profile.id)));
-      if (!scenario) return 1;
-      return (await runScenario(scenario, { target: apiTarget(client) })).ok ? 0 : 1;
-    } catch (error) {
-      if (!(error instanceof ApiClientError)) throw error;
-      console.error(`sfpemu scenario: ${error.message}`);
-      return 1;
-    }
+    // The emulator's own catalog decides which profiles exist, not this machine's.
+    const { profiles } = await client.request("GET", "/catalog") as { profiles: { id: string }[] };
+    const scenario = await loadScenarioOrReport(file, new Set(profiles.map((profile) => profile.id)));
+    if (!scenario) return 1;
+    return (await runScenario(scenario, { target: apiTarget(client) })).ok ? 0 : 1;
   },
-};
+});

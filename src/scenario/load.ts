@@ -37,8 +37,8 @@ const MAX_SCENARIO_LENGTH = 1024 * 1024;
 
 export function loadScenario(text: string, options: ScenarioLoadOptions = {}): Scenario {
   const file = options.file ?? "<text>";
-  const fail = (message: string, line = 1, column = 1): never => {
-    throw new ScenarioError([{ file, line, column, path: "", message }]);
+  const fail = (message: string, line?: number, column?: number): never => {
+    throw wholeFileError(file, message, line, column);
   };
   if (text.length > MAX_SCENARIO_LENGTH) {
     fail(`the scenario is longer than ${MAX_SCENARIO_LENGTH} characters`);
@@ -56,15 +56,9 @@ export function loadScenario(text: string, options: ScenarioLoadOptions = {}): S
     );
   }
   if (document.contents === null) fail("the scenario is empty; it needs a name and steps");
-  const env = options.env;
-  const check = new ShapeCheck({
-    file,
-    document,
-    lineCounter,
-    expandString: (value) =>
-      expandEnvironment(value, env ? (name) => env[name] : (name) => Deno.env.get(name)),
-    readPlainScalar,
-  });
+  const env = options.env ?? Deno.env.toObject();
+  const expandString = (value: string) => expandEnvironment(value, (name) => env[name]);
+  const check = new ShapeCheck({ file, document, lineCounter, expandString, readPlainScalar });
   const checked = check.checkRoot(scenarioShape) as ScenarioDocument | undefined;
   if (checked === undefined) throw new ScenarioError(check.issues);
   if (isMap(document.get("steps", true))) {
@@ -100,16 +94,17 @@ export async function loadScenarioFile(file: string, options: Omit<ScenarioLoadO
   try {
     text = await Deno.readTextFile(file);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
-    throw new ScenarioError([{
+    throw wholeFileError(
       file,
-      line: 1,
-      column: 1,
-      path: "",
-      message: `cannot read the scenario: ${reason}`,
-    }]);
+      `cannot read the scenario: ${error instanceof Deno.errors.NotFound ? "no such file" : String(error)}`,
+    );
   }
   return loadScenario(text, { ...options, file });
+}
+
+/** A problem with the file as a whole (or its syntax), with no key path. */
+function wholeFileError(file: string, message: string, line = 1, column = 1): ScenarioError {
+  return new ScenarioError([{ file, line, column, path: "", message }]);
 }
 
 function checkStep(

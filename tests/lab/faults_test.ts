@@ -6,19 +6,10 @@ import { DatabaseSync } from "node:sqlite";
 import { LabError } from "../../src/lab/errors.ts";
 import { moduleSeed } from "../../src/lab/seed.ts";
 import { STATE_FILE_NAME } from "../../src/store/state-file.ts";
-import { eventually, LabFixture } from "./lab-fixture.ts";
+import { eventually, LabFixture, withDir } from "./lab-fixture.ts";
 
 const A0 = 0x50;
 const CC_BASE = 63;
-
-async function withDir(work: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "sfpemu-faults-" });
-  try {
-    await work(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** What a guest reads at A0h byte 63 now. */
 function ccBase(

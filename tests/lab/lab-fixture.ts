@@ -181,6 +181,16 @@ export class LabFixture {
   }
 }
 
+/** Runs work in a fresh temporary directory (a state directory to restart labs on), removed after. */
+export async function withDir(work: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "sfpemu-lab-dir-" });
+  try {
+    await work(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** Resolves with the value once check() gives one; polls on a short timer up to a generous deadline. */
 export async function eventually<T>(
   check: () => T | undefined | false,

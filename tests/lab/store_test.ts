@@ -4,19 +4,10 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { STATE_FILE_NAME, StateFile, StateFileError } from "../../src/store/state-file.ts";
-import { eventually, LabFixture, type LogLine, TEST_TOPOLOGY } from "./lab-fixture.ts";
+import { eventually, LabFixture, type LogLine, TEST_TOPOLOGY, withDir } from "./lab-fixture.ts";
 
 const A2 = 0x51;
 const USER_EEPROM_START = 128;
-
-async function withDir(work: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "sfpemu-store-" });
-  try {
-    await work(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function messages(logs: LogLine[], level?: string): string[] {
   return logs.filter((l) => !level || l.level === level).map((l) => l.message);
