@@ -775,11 +775,28 @@ export class SfpModule {
     for (const flag of active) {
       writeBit(this.#a2, flag.level.endsWith("Alarm") ? ALARM_FLAGS : WARNING_FLAGS, flagBit(flag), true);
     }
-    for (const [name, flag] of raised) {
-      if (!this.#raisedFlags.has(name)) events?.push(flagEvent(name, flag, true));
+    // A value crossing both thresholds in one step passes the warning first on the way out and
+    // the alarm first on the way back: raises list warnings first, clears list alarms first.
+    const isAlarm = (flag: Flag) => flag.level.endsWith("Alarm");
+    const risen = [...raised].filter(([name]) => !this.#raisedFlags.has(name));
+    for (
+      const [name, flag] of [
+        ...risen.filter(([, f]) => !isAlarm(f)),
+        ...risen.filter(([, f]) => isAlarm(f)),
+      ]
+    ) {
+      events?.push(flagEvent(name, flag, true));
     }
-    for (const name of this.#raisedFlags) {
-      if (!raised.has(name)) events?.push(flagEvent(name, parseFlagName(name), false));
+    const cleared = [...this.#raisedFlags].filter((name) => !raised.has(name)).map((name) =>
+      [name, parseFlagName(name)] as const
+    );
+    for (
+      const [name, flag] of [
+        ...cleared.filter(([, f]) => isAlarm(f)),
+        ...cleared.filter(([, f]) => !isAlarm(f)),
+      ]
+    ) {
+      events?.push(flagEvent(name, flag, false));
     }
     this.#raisedFlags = new Set(raised.keys());
   }

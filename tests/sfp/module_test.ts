@@ -214,11 +214,12 @@ Deno.test("TX_DISABLE pin: no Tx power, no bias, Tx low alarms raised; RX_LOS un
   }]);
   assert.deepEqual(
     seen.filter((e) => e.type === "flag" && e.raised).map((e) => e.type === "flag" && e.flag),
+    // Falling to zero passes each warning threshold before its alarm threshold.
     [
-      "tx bias low alarm",
       "tx bias low warning",
-      "tx power low alarm",
       "tx power low warning",
+      "tx bias low alarm",
+      "tx power low alarm",
     ],
   );
 
@@ -538,4 +539,26 @@ Deno.test("an inverted LOS inverts the pin, not the status bit", () => {
   module.setDiagnostics({ rxPowerDbm: -Infinity });
   assert.equal(module.rxLos, false);
   assert.equal(statusByte(module) & RX_LOS, RX_LOS);
+});
+
+Deno.test("one step across both thresholds: the warning rises before the alarm, the alarm clears before the warning", () => {
+  const module = moduleOf("sfp-10gbase-sr");
+  const events: string[] = [];
+  module.onChange((e) => {
+    if (e.type === "flag") events.push(`${e.flag} ${e.raised ? "raised" : "cleared"}`);
+  });
+  module.setDiagnostics({ temperatureC: 100 }); // above high warning and high alarm at once
+  module.setDiagnostics({ temperatureC: 30 });
+  module.setDiagnostics({ temperatureC: -40 }); // below both low thresholds at once
+  module.setDiagnostics({ temperatureC: 30 });
+  assert.deepEqual(events, [
+    "temperature high warning raised",
+    "temperature high alarm raised",
+    "temperature high alarm cleared",
+    "temperature high warning cleared",
+    "temperature low warning raised",
+    "temperature low alarm raised",
+    "temperature low alarm cleared",
+    "temperature low warning cleared",
+  ]);
 });
