@@ -27,6 +27,10 @@ export async function main(args: string[]): Promise<number> {
     console.error(`sfpemu: unknown command "${verb}"\n\n${help()}`);
     return 2;
   }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.usage);
+    return 0;
+  }
   try {
     return await command.run(rest);
   } catch (error) {
