@@ -18,9 +18,23 @@ export interface I2cSwitch extends I2cTarget {
   openChannels(): Iterable<I2cSegment>;
 }
 
+/**
+ * Filled by a transfer that a device holds (clock stretching): how long. Such a transfer is not
+ * made; the caller makes it again, without a hold, once the time has passed.
+ */
+export interface I2cHold {
+  delayMs: number;
+}
+
 function isSwitch(target: I2cTarget): target is I2cSwitch {
   return typeof (target as I2cSwitch).openChannels === "function";
 }
+
+/**
+ * Bumped by every attach anywhere: a bus's list of reachable targets built before it is stale.
+ * Devices are attached while a board is built, never on the transfer path.
+ */
+let wiringGeneration = 0;
 
 export class I2cSegment {
   readonly targets: I2cTarget[] = [];
@@ -29,6 +43,7 @@ export class I2cSegment {
 
   attach(target: I2cTarget): void {
     this.targets.push(target);
+    wiringGeneration++;
   }
 
   /** Every target electrically on this segment now: its own and those behind open channels. */
@@ -44,15 +59,29 @@ export class I2cSegment {
   }
 }
 
-/** The adapter's view of the whole plane (what virtio/i2c.ts calls I2cAdapter). */
+/**
+ * The adapter's view of the whole plane (what virtio/i2c.ts calls I2cAdapter). What is on the wire
+ * is kept as a flat list, rebuilt only when it can change: a switch acknowledged a write (its
+ * channels may have moved), the bus was reset, or a device was attached somewhere. Each transfer
+ * is one pass over that list.
+ */
 export class I2cBus {
   readonly root = new I2cSegment("root");
   #scratch = new Uint8Array(256);
+  #reachable: I2cTarget[] | undefined;
+  #builtAt = -1;
 
-  read(address: number, buffer: Uint8Array): boolean {
+  /**
+   * A read from every device at the address, their data wired-AND. With `hold`, a device that
+   * holds the transfer stops it before anything is read: false, and `hold.delayMs` says how long.
+   */
+  read(address: number, buffer: Uint8Array, hold?: I2cHold): boolean {
+    const targets = this.#targets();
     let acked = false;
-    for (const target of this.root.reachable()) {
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i];
       if (!acked) {
+        if (hold && target.responseDelayMs && this.#holds(targets, i, address, hold)) return false;
         acked = target.read(address, buffer);
         continue;
       }
@@ -61,33 +90,58 @@ export class I2cBus {
         ? this.#scratch.subarray(0, buffer.length)
         : new Uint8Array(buffer.length);
       other.fill(0xff);
-      if (target.read(address, other)) { for (let i = 0; i < buffer.length; i++) buffer[i] &= other[i]; }
+      if (target.read(address, other)) { for (let j = 0; j < buffer.length; j++) buffer[j] &= other[j]; }
     }
     return acked;
   }
 
-  write(address: number, data: Uint8Array): boolean {
-    // Every device at the address receives the bytes; collect first, because writing a mux's
-    // control register changes which segments are reachable.
+  /** A write every device at the address receives; `hold` as for read. */
+  write(address: number, data: Uint8Array, hold?: I2cHold): boolean {
+    // The pass runs over the list as it was when the transfer began, although writing a mux's
+    // control register changes which segments are reachable: the list is rebuilt after it.
+    const targets = this.#targets();
     let acked = false;
-    for (const target of [...this.root.reachable()]) acked = target.write(address, data) || acked;
+    let switched = false;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i];
+      if (!acked && hold && target.responseDelayMs && this.#holds(targets, i, address, hold)) return false;
+      if (!target.write(address, data)) continue;
+      acked = true;
+      if (isSwitch(target)) switched = true;
+    }
+    if (switched) this.#reachable = undefined;
     return acked;
   }
 
   /**
-   * How long a transfer to this address takes to be answered: the slowest device that would see
-   * it, since the transfer ends only when every device on the wire lets go of the clock.
+   * Whether targets[from] holds the transfer; if so, `hold` gets the slowest delay of it and of
+   * the devices after it, since the transfer ends only when every device on the wire lets go of
+   * the clock. Asked only until a device has answered: once one has, the transfer was made
+   * (a slow second device at the same address is a conflict the bus shows only as wired-AND data).
    */
-  responseDelayMs(address: number): number {
-    let delayMs = 0;
-    for (const target of this.root.reachable()) {
-      if (target.responseDelayMs) delayMs = Math.max(delayMs, target.responseDelayMs(address));
+  #holds(targets: readonly I2cTarget[], from: number, address: number, hold: I2cHold): boolean {
+    let delayMs = targets[from].responseDelayMs!(address);
+    if (!(delayMs > 0)) return false;
+    for (let i = from + 1; i < targets.length; i++) {
+      const later = targets[i].responseDelayMs?.(address) ?? 0;
+      if (later > delayMs) delayMs = later;
     }
-    return delayMs;
+    hold.delayMs = delayMs;
+    return true;
   }
 
   reset(): void {
     for (const target of this.allTargets(this.root)) target.reset?.();
+    this.#reachable = undefined;
+  }
+
+  /** What is on the wire now. */
+  #targets(): I2cTarget[] {
+    if (this.#reachable === undefined || this.#builtAt !== wiringGeneration) {
+      this.#reachable = [...this.root.reachable()];
+      this.#builtAt = wiringGeneration;
+    }
+    return this.#reachable;
   }
 
   /** Every target on every segment, open or not. */

@@ -10,14 +10,21 @@
 import type { VirtioDevice } from "../vhost/device.ts";
 import type { DescriptorChain, Virtqueue } from "../vhost/virtqueue.ts";
 
-/** The bus behind the adapter: 7-bit addresses; false means nobody acknowledged (NACK). */
+/**
+ * The bus behind the adapter: 7-bit addresses; false means nobody acknowledged (NACK). Given a
+ * `hold`, a bus whose device would hold the transfer makes none, returns false and sets
+ * `hold.delayMs` (> 0): the device makes it again without a hold once that time has passed. So
+ * the check and the transfer are one call, and a bus without slow devices ignores `hold`.
+ */
 export interface I2cAdapter {
-  read(address: number, buffer: Uint8Array): boolean;
-  write(address: number, data: Uint8Array): boolean;
+  read(address: number, buffer: Uint8Array, hold?: I2cHold): boolean;
+  write(address: number, data: Uint8Array, hold?: I2cHold): boolean;
   /** A new driver took the adapter (the VM booted): bus devices go to their power-on state. */
   reset?(): void;
-  /** How long a transfer to this address takes to be answered; absent or 0: at once. */
-  responseDelayMs?(address: number): number;
+}
+
+export interface I2cHold {
+  delayMs: number;
 }
 
 export interface VirtioI2cOptions {
@@ -49,6 +56,8 @@ const IDLE_BUS_BYTE = 0xff;
 /** drivers/i2c/i2c-dev.c refuses messages longer than this ("a sane amount"): no Linux client sends more. */
 const MAX_MESSAGE_BYTES = 8192;
 const QUEUE_SIZE_MAX = 1024;
+/** #serve's answer for a request a device holds: nothing was done, the chain waits. */
+const HELD = -1;
 
 export interface I2cCounters {
   requests: number;
@@ -70,6 +79,7 @@ export class VirtioI2cDevice implements VirtioDevice {
   readonly #scratch = new Uint8Array(MAX_MESSAGE_BYTES);
   readonly #headerBytes = new Uint8Array(OUT_HEADER_SIZE);
   readonly #headerView = new DataView(this.#headerBytes.buffer);
+  readonly #hold: I2cHold = { delayMs: 0 };
   #held: HeldRequest | undefined;
   readonly #onError: (error: unknown) => void;
 
@@ -104,25 +114,17 @@ export class VirtioI2cDevice implements VirtioDevice {
     // Transfers are serialized on the bus: nothing overtakes a request still being answered.
     if (this.#held) return;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
-      const delayMs = this.#responseDelayMs(chain);
-      if (delayMs > 0) {
-        this.#hold(queue, chain, delayMs);
+      this.#hold.delayMs = 0;
+      const used = this.#serve(chain, this.#hold);
+      if (used === HELD) {
+        this.#holdRequest(queue, chain, this.#hold.delayMs);
         return;
       }
-      queue.push(chain, this.#serve(chain));
+      queue.push(chain, used);
     }
   }
 
-  /** How long the device at the request's address takes; 0 for what is answered without it. */
-  #responseDelayMs(chain: DescriptorChain): number {
-    if (!this.adapter.responseDelayMs || this.#failGroup) return 0;
-    if (chain.writableLength < 1 || chain.readableLength < OUT_HEADER_SIZE) return 0;
-    const wireAddress = this.#readHeader(chain).getUint16(0, true);
-    if (wireAddress > 0xff) return 0;
-    return this.adapter.responseDelayMs(wireAddress >> 1);
-  }
-
-  #hold(queue: Virtqueue, chain: DescriptorChain, delayMs: number): void {
+  #holdRequest(queue: Virtqueue, chain: DescriptorChain, delayMs: number): void {
     const timer = setTimeout(() => this.#answerHeld(), delayMs);
     // A held answer is no reason to keep the process alive: the event loop's wait is.
     Deno.unrefTimer(timer);
@@ -153,18 +155,23 @@ export class VirtioI2cDevice implements VirtioDevice {
     this.#held = undefined;
   }
 
-  /** Serves one request; returns the bytes written into the chain (data + status). */
-  #serve(chain: DescriptorChain): number {
-    this.counters.requests++;
+  /**
+   * Serves one request; returns the bytes written into the chain (data + status), or HELD when
+   * `hold` (delayMs 0) was given and the device holds the transfer: then nothing was done or
+   * counted, and the request is served again without a hold when the time has passed.
+   */
+  #serve(chain: DescriptorChain, hold?: I2cHold): number {
     // The status is the last device-writable byte; everything writable before it is read data.
     const dataRoom = chain.writableLength - 1;
     if (dataRoom < 0) {
       // Nowhere to put a status: the driver learns nothing, but the ring moves on.
+      this.counters.requests++;
       this.counters.malformed++;
       this.#failGroup = false;
       return 0;
     }
     if (chain.readableLength < OUT_HEADER_SIZE) {
+      this.counters.requests++;
       this.counters.malformed++;
       this.#failGroup = false;
       return this.#fail(chain, dataRoom);
@@ -183,12 +190,15 @@ export class VirtioI2cDevice implements VirtioDevice {
     } else if (isRead) {
       const data = this.#scratch.subarray(0, dataRoom);
       data.fill(IDLE_BUS_BYTE);
-      ok = this.adapter.read(address, data);
+      ok = this.adapter.read(address, data, hold);
+      if (hold && hold.delayMs > 0) return HELD;
       if (ok) chain.writeAll(data);
     } else {
       // Copied only now that its size is known to be sane.
-      ok = this.adapter.write(address, chain.readAll().subarray(OUT_HEADER_SIZE));
+      ok = this.adapter.write(address, chain.readAll().subarray(OUT_HEADER_SIZE), hold);
+      if (hold && hold.delayMs > 0) return HELD;
     }
+    this.counters.requests++;
     this.#failGroup = !ok && (flags & FLAG_FAIL_NEXT) !== 0;
     if (!ok) return this.#fail(chain, dataRoom);
     return this.#finish(chain, dataRoom, STATUS_OK);
