@@ -188,20 +188,41 @@ export class VirtioI2cDevice implements VirtioDevice {
     } else if (!this.#wellFormed(wireAddress, isRead, dataRoom, writeLength)) {
       this.counters.malformed++;
     } else if (isRead) {
-      const data = this.#scratch.subarray(0, dataRoom);
+      // Straight into the driver's buffer when one descriptor holds it all (Linux: always).
+      const direct = chain.writable[0].length >= dataRoom;
+      const data = direct ? chain.writable[0].subarray(0, dataRoom) : this.#scratch.subarray(0, dataRoom);
       data.fill(IDLE_BUS_BYTE);
       ok = this.adapter.read(address, data, hold);
       if (hold && hold.delayMs > 0) return HELD;
-      if (ok) chain.writeAll(data);
+      if (ok && !direct) chain.writeAll(data);
     } else {
-      // Copied only now that its size is known to be sane.
-      ok = this.adapter.write(address, chain.readAll().subarray(OUT_HEADER_SIZE), hold);
+      ok = this.adapter.write(address, this.#writeData(chain), hold);
       if (hold && hold.delayMs > 0) return HELD;
     }
     this.counters.requests++;
     this.#failGroup = !ok && (flags & FLAG_FAIL_NEXT) !== 0;
     if (!ok) return this.#fail(chain, dataRoom);
     return this.#finish(chain, dataRoom, STATUS_OK);
+  }
+
+  /**
+   * A write request's data: the device-readable bytes after the header. A view of the driver's
+   * buffer when one descriptor holds them all (Linux: header, data and status are one descriptor
+   * each); copied only when the driver split them (the size is already known to be sane).
+   */
+  #writeData(chain: DescriptorChain): Uint8Array {
+    let skip = OUT_HEADER_SIZE;
+    const buffers = chain.readable;
+    for (let i = 0; i < buffers.length; i++) {
+      const buffer = buffers[i];
+      if (skip >= buffer.length) {
+        skip -= buffer.length;
+        continue;
+      }
+      if (i === buffers.length - 1) return buffer.subarray(skip);
+      break;
+    }
+    return chain.readAll().subarray(OUT_HEADER_SIZE);
   }
 
   /** The out header: the first 8 device-readable bytes, wherever the descriptors cut them. */

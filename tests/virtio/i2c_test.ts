@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { cageI2cLocation, cageLineIndex } from "../../src/board/board.ts";
 import { bitField, numberField, readBit, readInteger } from "../../src/sfp/codec.ts";
-import { bitPosition, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
+import { bitPosition, field, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
 import { GUEST_MODES, withBoard } from "../board/board-fixture.ts";
 import { VhostUserFrontend } from "../support/frontend.ts";
 import type { ChainSpec } from "../support/driver-ring.ts";
@@ -18,6 +18,7 @@ import {
   I2cClient,
   type I2cMessage,
   readMessage,
+  UNTOUCHED_DATA_BYTE,
   UNTOUCHED_STATUS,
   writeMessage,
 } from "../support/i2c-client.ts";
@@ -28,6 +29,7 @@ const STATUS_CONTROL = bitField("statusControl");
 const SOFT_TX_DISABLE = bitPosition(STATUS_CONTROL, "softTxDisable")!.mask;
 const TX_DISABLE_PIN = bitPosition(STATUS_CONTROL, "txDisablePin")!.mask;
 const TEMPERATURE = numberField("temperature");
+const USER_EEPROM_OFFSET = field("userEeprom").offset;
 /** A 7-bit address nothing on the board uses. */
 const NOBODY = 0x42;
 
@@ -382,6 +384,80 @@ function queueTransfers(
 }
 
 for (const mode of GUEST_MODES) {
+  Deno.test(`i2c (${mode}): requests cut into descriptors other than Linux's way carry the same bytes`, async () => {
+    await withBoard(async (fixture) => {
+      const module = fixture.plug(1, "sfp-10gbase-sr");
+      const client = await fixture.connectI2c(mode);
+      await selectCage(client, 1);
+      const memory = client.frontend.memory;
+      const indirect = client.indirect;
+      const request = (address: number, flags: number, data: number[] = [], room = 0) => {
+        const buffer = memory.allocate(I2C_OUT_HEADER_SIZE + data.length + room + 1, 64);
+        const view = new DataView(buffer.bytes.buffer, buffer.bytes.byteOffset, I2C_OUT_HEADER_SIZE);
+        view.setUint16(0, address << 1, true);
+        view.setUint32(4, flags, true);
+        buffer.bytes.set(data, I2C_OUT_HEADER_SIZE);
+        buffer.bytes.fill(UNTOUCHED_DATA_BYTE, I2C_OUT_HEADER_SIZE + data.length);
+        return buffer;
+      };
+      const userByte = USER_EEPROM_OFFSET + 3;
+      // A write with header and data in one descriptor, then one with its data cut in two.
+      const whole = request(A2, 0, [userByte, 0x11, 0x22]);
+      const cut = request(A2, 0, [userByte + 2, 0x33, 0x44, 0x55]);
+      const used = await client.submitRaw([
+        {
+          readable: [sliceBuffer(whole, 0, I2C_OUT_HEADER_SIZE + 3)],
+          writable: [sliceBuffer(whole, I2C_OUT_HEADER_SIZE + 3, 1)],
+          indirect,
+        },
+        {
+          readable: [
+            sliceBuffer(cut, 0, I2C_OUT_HEADER_SIZE + 2),
+            sliceBuffer(cut, I2C_OUT_HEADER_SIZE + 2, 2),
+          ],
+          writable: [sliceBuffer(cut, I2C_OUT_HEADER_SIZE + 4, 1)],
+          indirect,
+        },
+      ]);
+      assert.deepEqual(used.map((element) => element.len), [1, 1]);
+      assert.deepEqual([whole.bytes[I2C_OUT_HEADER_SIZE + 3], cut.bytes[I2C_OUT_HEADER_SIZE + 4]], [0, 0]);
+      assert.deepEqual([...module.a2().subarray(userByte, userByte + 5)], [0x11, 0x22, 0x33, 0x44, 0x55]);
+
+      // Reads: data and status in one descriptor, and data cut across two.
+      const setPointer = request(A0, 0, [20]);
+      const oneBuffer = request(A0, I2C_FLAG_M_RD, [], 16);
+      const split = request(A0, I2C_FLAG_M_RD, [], 16);
+      const statusOf = (buffer: typeof split) => buffer.bytes[buffer.bytes.length - 1];
+      const reads = await client.submitRaw([
+        {
+          readable: [sliceBuffer(setPointer, 0, I2C_OUT_HEADER_SIZE + 1)],
+          writable: [sliceBuffer(setPointer, I2C_OUT_HEADER_SIZE + 1, 1)],
+          indirect,
+        },
+        {
+          readable: [sliceBuffer(oneBuffer, 0, I2C_OUT_HEADER_SIZE)],
+          writable: [sliceBuffer(oneBuffer, I2C_OUT_HEADER_SIZE, 17)],
+          indirect,
+        },
+        {
+          readable: [sliceBuffer(split, 0, I2C_OUT_HEADER_SIZE)],
+          writable: [
+            sliceBuffer(split, I2C_OUT_HEADER_SIZE, 5),
+            sliceBuffer(split, I2C_OUT_HEADER_SIZE + 5, 11),
+            sliceBuffer(split, I2C_OUT_HEADER_SIZE + 16, 1),
+          ],
+          indirect,
+        },
+      ]);
+      assert.deepEqual(reads.map((element) => element.len), [1, 17, 17]);
+      assert.deepEqual([statusOf(oneBuffer), statusOf(split)], [I2C_STATUS_OK, I2C_STATUS_OK]);
+      const data = (buffer: typeof split) =>
+        buffer.bytes.subarray(I2C_OUT_HEADER_SIZE, I2C_OUT_HEADER_SIZE + 16);
+      assert.deepEqual(data(oneBuffer), module.a0().subarray(20, 36));
+      assert.deepEqual(data(split), module.a0().subarray(36, 52), "the module's pointer moved on");
+    });
+  });
+
   Deno.test(`i2c (${mode}): a slow module holds its own board's transfers, not another board's or its GPIO; a disconnect drops the held one`, async () => {
     await withBoard(async (slowBoard) => {
       await withBoard(async (otherBoard) => {
