@@ -30,21 +30,31 @@ function memoryBarrier(): void {
   Atomics.add(fenceWord, 0, 0);
 }
 
-interface Segment {
-  address: number;
-  length: number;
-}
-
 /** One request the driver made available: device-readable buffers, then device-writable ones. */
 export class DescriptorChain {
   readable: Uint8Array[] = [];
   writable: Uint8Array[] = [];
-  readonly readableSegments: Segment[] = [];
-  readonly writableSegments: Segment[] = [];
   readableLength = 0;
   writableLength = 0;
+  /**
+   * Each buffer's guest-physical address and length, readable ones first, as flat number pairs
+   * (no object per descriptor on the hot path): what retranslate maps again.
+   */
+  readonly #segments: number[] = [];
 
   constructor(readonly head: number) {}
+
+  /** Appends the next buffer of the chain (the virtqueue's walk). */
+  add(bytes: Uint8Array, address: number, deviceWritable: boolean): void {
+    this.#segments.push(address, bytes.length);
+    if (deviceWritable) {
+      this.writable.push(bytes);
+      this.writableLength += bytes.length;
+    } else {
+      this.readable.push(bytes);
+      this.readableLength += bytes.length;
+    }
+  }
 
   /** All readable bytes as one array (copies only when there is more than one buffer). */
   readAll(): Uint8Array {
@@ -72,8 +82,12 @@ export class DescriptorChain {
 
   /** Translates the buffers again (after the memory table changed). */
   retranslate(memory: GuestMemory): void {
-    this.readable = this.readableSegments.map((s) => memory.bytes(s.address, s.length));
-    this.writable = this.writableSegments.map((s) => memory.bytes(s.address, s.length));
+    const buffers: Uint8Array[] = [];
+    for (let i = 0; i < this.#segments.length; i += 2) {
+      buffers.push(memory.bytes(this.#segments[i], this.#segments[i + 1]));
+    }
+    this.readable = buffers.slice(0, this.readable.length);
+    this.writable = buffers.slice(this.readable.length);
   }
 }
 
@@ -289,19 +303,11 @@ export class Virtqueue {
         inIndirect = true;
         continue;
       }
-      const bytes = this.memory.bytes(address, length);
-      if (flags & DESC_F_WRITE) {
-        chain.writable.push(bytes);
-        chain.writableSegments.push({ address, length });
-        chain.writableLength += length;
-      } else {
-        if (chain.writable.length) {
-          throw new VirtqueueError("device-readable descriptor after a device-writable one");
-        }
-        chain.readable.push(bytes);
-        chain.readableSegments.push({ address, length });
-        chain.readableLength += length;
+      const deviceWritable = (flags & DESC_F_WRITE) !== 0;
+      if (!deviceWritable && chain.writable.length) {
+        throw new VirtqueueError("device-readable descriptor after a device-writable one");
       }
+      chain.add(this.memory.bytes(address, length), address, deviceWritable);
       if (!(flags & DESC_F_NEXT)) return chain;
       index = next;
     }
