@@ -13,6 +13,7 @@ export class EventStream {
   readonly #waiters: Waiter[] = [];
   readonly #reading: Promise<void>;
   readonly #opened = Promise.withResolvers<void>();
+  #reader: ReadableStreamDefaultReader<string> | undefined;
 
   constructor(url: string) {
     this.#reading = this.#read(url).catch((error) => {
@@ -32,6 +33,8 @@ export class EventStream {
 
   async close(): Promise<void> {
     this.#abort.abort();
+    // The abort alone does not always end a read already waiting on the body: cancel it too.
+    await this.#reader?.cancel().catch(() => {});
     await withTimeout(this.#reading, REQUEST_TIMEOUT_MS, "end of the SSE stream after abort");
   }
 
@@ -39,8 +42,11 @@ export class EventStream {
     const response = await fetch(url, { signal: this.#abort.signal });
     if (!response.ok || !response.body) throw new Error(`GET ${url}: ${response.status}`);
     let buffered = "";
+    const reader = this.#reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     try {
-      for await (const text of response.body.pipeThrough(new TextDecoderStream())) {
+      for (;;) {
+        const { done, value: text } = await reader.read();
+        if (done) break;
         buffered += text;
         let end;
         while ((end = buffered.indexOf("\n\n")) >= 0) {
