@@ -1,10 +1,18 @@
 // Keeps the state file in step with the running lab: after the start it saves everything once
-// (so what reconciling dropped is gone), then every change as its event arrives. Guests write the
+// (so what reconciling dropped is gone), then every change its events announce. Guests write the
 // user EEPROM a few bytes at a time, so those saves wait until a cage's writes pause.
+//
+// When a change is saved: not inside the event, which is published between the cause and its
+// effects (a plug's module-inserted comes before the board raises MOD_ABS and interrupts the VM),
+// but in a microtask queued by the first change: every change of the same turn of the event loop
+// goes into one transaction, which commits before the turn ends. An API handler's response is
+// written only after its turn has ended, so a client that got a 2xx for a change finds it in the
+// file even if sfpemu is SIGKILLed the moment after (the commit is in the WAL: see state-file.ts).
 import type { Logger } from "../log/logger.ts";
-import type { Lab, LabModule } from "../lab/lab.ts";
+import { LabError } from "../lab/errors.ts";
+import type { CageState, Lab, LabModule } from "../lab/lab.ts";
 import type { LabEvent } from "../lab/events.ts";
-import type { SavedBoard, StateFile } from "./state-file.ts";
+import type { SavedBoard, StateChanges, StateFile } from "./state-file.ts";
 
 /** How long a cage's user EEPROM must be left alone before it is saved. */
 export const USER_EEPROM_SAVE_DELAY_MS = 200;
@@ -30,6 +38,10 @@ export class LabStore<M extends LabModule = LabModule> {
   readonly #delayMs: number;
   readonly #pendingEeprom = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #lab: Lab<M>;
+  /** Changes announced and not yet saved (paths), and whether a save of them is queued. */
+  readonly #changedCages = new Set<string>();
+  readonly #changedBoards = new Set<string>();
+  #saveQueued = false;
   #started = false;
   #unsubscribe: (() => void) | undefined;
   /** A save failed: the next change saves everything, so nothing stays behind. */
@@ -54,8 +66,9 @@ export class LabStore<M extends LabModule = LabModule> {
     this.#unsubscribe = this.#lab.events.subscribe((event) => this.#onEvent(event));
   }
 
-  /** Saves user EEPROM writes that are still waiting for their pause. */
+  /** Saves at once what is still waiting: changes of this turn, user EEPROM writes before their pause. */
   flush(): void {
+    this.#saveChanges();
     for (const path of [...this.#pendingEeprom.keys()]) this.#saveUserEeprom(path);
   }
 
@@ -68,20 +81,58 @@ export class LabStore<M extends LabModule = LabModule> {
   }
 
   #onEvent(event: LabEvent): void {
-    if (this.#behind) {
-      this.#save("the whole lab", () => this.#saveAll());
-      if (!this.#behind) return; // that saved this change too
-    }
+    if (this.#behind) this.#queueSave(); // any change retries the save of everything
     if (CAGE_EVENTS.has(event.type)) {
       this.#cancelEeprom(event.path); // the cage row carries the EEPROM bytes too
-      this.#save(event.path, () => {
-        const [olt, board, cage] = event.path.split("/");
-        this.#file.saveCage(event.path, this.#lab.cageState(olt, board, Number(cage)));
-      });
+      this.#changedCages.add(event.path);
+      this.#queueSave();
     } else if (BOARD_EVENTS.has(event.type)) {
-      this.#save(event.path, () => this.#saveBoard(event.path));
+      this.#changedBoards.add(event.path);
+      this.#queueSave();
     } else if (event.type === "user-eeprom-written" && !this.#pendingEeprom.has(event.path)) {
       this.#pendingEeprom.set(event.path, setTimeout(() => this.#saveUserEeprom(event.path), this.#delayMs));
+    }
+  }
+
+  #queueSave(): void {
+    if (this.#saveQueued) return;
+    this.#saveQueued = true;
+    queueMicrotask(() => this.#saveChanges());
+  }
+
+  /** One transaction for every change announced since the last save, as the lab is now. */
+  #saveChanges(): void {
+    this.#saveQueued = false;
+    const boardPaths = [...this.#changedBoards];
+    const cagePaths = [...this.#changedCages];
+    this.#changedBoards.clear();
+    this.#changedCages.clear();
+    if (this.#behind) {
+      this.#save("the whole lab", () => this.#saveAll());
+      return;
+    }
+    if (boardPaths.length === 0 && cagePaths.length === 0) return;
+    this.#save([...boardPaths, ...cagePaths].join(", "), () => {
+      const changes: StateChanges = { boards: new Map(), cages: new Map() };
+      for (const path of boardPaths) changes.boards.set(path, this.#boardChange(path));
+      for (const path of cagePaths) {
+        const boardPath = path.slice(0, path.lastIndexOf("/"));
+        if (changes.boards.has(boardPath)) continue; // saved with its board
+        const cage = this.#cageState(path);
+        if (cage) changes.cages.set(path, cage);
+      }
+      this.#file.save(changes);
+    });
+  }
+
+  /** A cage as the lab has it now; undefined when its board's layout no longer has it. */
+  #cageState(path: string): CageState | undefined {
+    const [olt, board, cage] = path.split("/");
+    try {
+      return this.#lab.cageState(olt, board, Number(cage));
+    } catch (error) {
+      if (error instanceof LabError && error.code === "not_found") return undefined;
+      throw error;
     }
   }
 
@@ -107,7 +158,7 @@ export class LabStore<M extends LabModule = LabModule> {
     this.#pendingEeprom.delete(path);
   }
 
-  #saveBoard(path: string): void {
+  #boardChange(path: string): { board: SavedBoard; cages: Map<string, CageState> } {
     const lab = this.#lab;
     const [olt, boardId] = path.split("/");
     const board = lab.board(olt, boardId);
@@ -115,7 +166,7 @@ export class LabStore<M extends LabModule = LabModule> {
       board.planes.cages.map((cage) => [`${path}/${cage.id}`, lab.cageState(olt, boardId, cage.id)]),
     );
     for (const cagePath of cages.keys()) this.#cancelEeprom(cagePath);
-    this.#file.saveBoard(path, this.#savedBoard(path), cages);
+    return { board: this.#savedBoard(path), cages };
   }
 
   #saveAll(): void {

@@ -11,7 +11,7 @@
 // The file is untrusted input: a file that is not ours (another program's database, garbage, a
 // newer schema, a damaged image) is refused with a message naming it and never modified; a row
 // that does not make sense is reported and ignored.
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { BodyError, moduleSpecJson, parseModuleSpec } from "../api/request-body.ts";
 import type { BoardState, CageState, FaultSettings, ForcedSignals, LabState } from "../lab/lab.ts";
 
@@ -86,13 +86,43 @@ export interface SavedState extends LabState {
   problems: string[];
 }
 
+/** What changed since the last save: boards with all their cages, and single cages. */
+export interface StateChanges {
+  /** Each board's cages are all of them: its layout may have changed, other cage rows go. */
+  boards: Map<string, { board: SavedBoard; cages: Map<string, CageState> }>;
+  cages: Map<string, CageState>;
+}
+
 type Row = Record<string, unknown>;
+
+/** The writes, prepared once per file: a plug must not pay for parsing SQL. */
+interface Statements {
+  writeBoard: StatementSync;
+  writeCage: StatementSync;
+  deleteBoardCages: StatementSync;
+  writeUserEeprom: StatementSync;
+  writeTopologyName: StatementSync;
+}
 
 export class StateFile {
   readonly #db: DatabaseSync;
+  readonly #statements: Statements;
 
   private constructor(readonly file: string, db: DatabaseSync) {
     this.#db = db;
+    this.#statements = {
+      writeBoard: db.prepare(
+        "INSERT OR REPLACE INTO board (olt, board, kind, topology_kind, removed) VALUES (?, ?, ?, ?, ?)",
+      ),
+      writeCage: db.prepare(
+        `INSERT OR REPLACE INTO cage
+           (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom, faults)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deleteBoardCages: db.prepare("DELETE FROM cage WHERE olt = ? AND board = ?"),
+      writeUserEeprom: db.prepare("UPDATE cage SET user_eeprom = ? WHERE olt = ? AND board = ? AND cage = ?"),
+      writeTopologyName: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('topology', ?)"),
+    };
   }
 
   /** Opens (or creates) the state file and takes it for this process alone. */
@@ -159,30 +189,28 @@ export class StateFile {
   replaceAll(state: LabState, boards: Map<string, SavedBoard>, topologyName: string): void {
     this.#transaction(() => {
       this.#db.exec("DELETE FROM board; DELETE FROM cage;");
-      this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('topology', ?)").run(topologyName);
+      this.#statements.writeTopologyName.run(topologyName);
       for (const [path, board] of boards) this.#writeBoard(path, board);
       for (const [path, cage] of state.cages) this.#writeCage(path, cage);
     });
   }
 
-  /** A board and all its cages (its layout may have changed: other cage rows go). */
-  saveBoard(path: string, board: SavedBoard, cages: Map<string, CageState>): void {
-    const [olt, boardId] = path.split("/");
+  /** Everything that changed, in one transaction: all of it is saved, or none. */
+  save(changes: StateChanges): void {
     this.#transaction(() => {
-      this.#writeBoard(path, board);
-      this.#db.prepare("DELETE FROM cage WHERE olt = ? AND board = ?").run(olt, boardId);
-      for (const [cagePath, cage] of cages) this.#writeCage(cagePath, cage);
+      for (const [path, { board, cages }] of changes.boards) {
+        const [olt, boardId] = path.split("/");
+        this.#writeBoard(path, board);
+        this.#statements.deleteBoardCages.run(olt, boardId);
+        for (const [cagePath, cage] of cages) this.#writeCage(cagePath, cage);
+      }
+      for (const [path, cage] of changes.cages) this.#writeCage(path, cage);
     });
-  }
-
-  saveCage(path: string, cage: CageState): void {
-    this.#writeCage(path, cage);
   }
 
   saveUserEeprom(path: string, bytes: Uint8Array): void {
     const [olt, board, cage] = path.split("/");
-    this.#db.prepare("UPDATE cage SET user_eeprom = ? WHERE olt = ? AND board = ? AND cage = ?")
-      .run(bytes, olt, board, Number(cage));
+    this.#statements.writeUserEeprom.run(bytes, olt, board, Number(cage));
   }
 
   close(): void {
@@ -191,19 +219,13 @@ export class StateFile {
 
   #writeBoard(path: string, board: SavedBoard): void {
     const [olt, boardId] = path.split("/");
-    this.#db.prepare(
-      "INSERT OR REPLACE INTO board (olt, board, kind, topology_kind, removed) VALUES (?, ?, ?, ?, ?)",
-    ).run(olt, boardId, board.kind, board.topologyKind, board.removed ? 1 : 0);
+    this.#statements.writeBoard.run(olt, boardId, board.kind, board.topologyKind, board.removed ? 1 : 0);
   }
 
   #writeCage(path: string, cage: CageState): void {
     const [olt, board, cageId] = path.split("/");
     const faults = cage.faults && Object.keys(cage.faults).length > 0 ? JSON.stringify(cage.faults) : null;
-    this.#db.prepare(
-      `INSERT OR REPLACE INTO cage
-         (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom, faults)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
+    this.#statements.writeCage.run(
       olt,
       board,
       Number(cageId),

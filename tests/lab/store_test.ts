@@ -3,7 +3,8 @@
 // by name and left as it was.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { STATE_FILE_NAME, StateFile, StateFileError } from "../../src/store/state-file.ts";
+import { cageLineIndex } from "../../src/board/board.ts";
+import { STATE_FILE_NAME, type StateChanges, StateFile, StateFileError } from "../../src/store/state-file.ts";
 import { eventually, LabFixture, type LogLine, TEST_TOPOLOGY, withDir } from "./lab-fixture.ts";
 
 const A2 = 0x51;
@@ -273,3 +274,55 @@ Deno.test("a second process on the same state file is refused while the first ru
     // The running lab still saves.
     lab.lab.unplug("olt1", "lt1", 1);
   }));
+
+Deno.test("changes are saved in one transaction per turn: after the plug's interrupt, before the API answers", async () => {
+  const saves: string[][] = [];
+  const order: string[] = [];
+  const save = StateFile.prototype.save;
+  StateFile.prototype.save = function (changes: StateChanges) {
+    const paths = [...changes.boards.keys(), ...changes.cages.keys()];
+    saves.push(paths);
+    order.push(`save ${paths.join(" ")}`);
+    return save.call(this, changes);
+  };
+  try {
+    await using lab = await LabFixture.start();
+    const board = lab.lab.board("olt1", "lt1");
+    const modAbs = cageLineIndex(2, "mod-abs");
+    board.planes.gpio.onLevelChange((line, high) => {
+      if (line === modAbs) order.push(`mod-abs ${high ? 1 : 0}`);
+    });
+    lab.lab.events.subscribe((event) => order.push(event.type));
+
+    const response = await lab.request("PUT", "/olts/olt1/boards/lt1/cages/2/module", {
+      profile: "sfp-10gbase-lr",
+    });
+    assert.equal(response.status, 201);
+    assert.deepEqual(
+      order.filter((step) => /^(module-inserted|mod-abs|save)/.test(step)),
+      ["module-inserted", "mod-abs 0", "save olt1/lt1/2"],
+      "the event first, then the pin the VM sees, then the file; the 2xx only after all three",
+    );
+
+    // Several changes in one turn: one transaction, each cage once, as the lab is at its end.
+    saves.length = 0;
+    lab.lab.setDiagnostics("olt1", "lt1", 2, { temperatureC: 61 });
+    lab.lab.forceSignals("olt1", "lt1", 2, { rxLos: true });
+    lab.lab.unplug("olt1", "lt2", 2);
+    assert.deepEqual(saves, [], "nothing is written inside the events");
+    await Promise.resolve();
+    assert.deepEqual(saves, [["olt1/lt1/2", "olt1/lt2/2"]]);
+
+    // A board and one of its cages in the same turn: the cage goes with its board.
+    await lab.lab.removeBoard("olt1", "lt1");
+    await Promise.resolve();
+    saves.length = 0;
+    lab.lab.insertBoard("olt1", "lt1", "four-port");
+    lab.lab.plug("olt1", "lt1", 4, { profile: "sfp-1000base-lx", overrides: {} });
+    await Promise.resolve();
+    assert.deepEqual(saves, [["olt1/lt1"]]);
+    assert.deepEqual(lab.lab.cageState("olt1", "lt1", 4).module?.profile, "sfp-1000base-lx");
+  } finally {
+    StateFile.prototype.save = save;
+  }
+});
