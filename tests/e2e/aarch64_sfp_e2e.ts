@@ -16,9 +16,13 @@ import {
   artifactsDir,
   cagePath,
   eeprom,
+  kmsg,
+  moduleIdentity,
   moduleOf,
+  parseModuleLine,
   pluggedCages,
   runHost,
+  SFP_GUEST_FUNCTIONS,
   withEmulator,
 } from "./harness.ts";
 import { a2Live, hexBytes, hwmonExpected, powerRaw } from "./sff.ts";
@@ -35,15 +39,7 @@ const HWMON_FILES = ["temp1_input", "in0_input", "curr1_input", "power1_input", 
 function guestScript(o: { hwmonCount: number; tempWant: number }): string {
   return `
 e2e_kmsg_stream 'sfp[0-9]+: '
-# hwmon devices of the sfp driver are named after the cage node: sfp1, sfp2, ...
-hwmon_of() {
-  for h in /sys/class/hwmon/hwmon*; do
-    [ -e "$h/name" ] || continue
-    read -r n <"$h/name"
-    [ "$n" = "$1" ] && { HW=$h; return 0; }
-  done
-  return 1
-}
+${SFP_GUEST_FUNCTIONS}
 hwmon_count() {
   c=0
   for h in /sys/class/hwmon/hwmon*; do [ -e "$h/name" ] && c=$((c + 1)); done
@@ -75,22 +71,6 @@ hwmon_show hwmon.replugged.sfp1 sfp1
 e2e_file sfp1.state /sys/kernel/debug/sfp1/state
 `;
 }
-
-/** "sfp sfp9: module SFPEMU           SE-XGSPON-OLT-N1 rev 1.0  sn SEXGS0000001     dc 240115  " */
-function parseModuleLine(text: string) {
-  const m = /^sfp sfp(\d+): module (.{16}) (.{16}) rev (.{4}) sn (.{16}) dc (.{8})/.exec(text);
-  if (!m) return undefined;
-  return {
-    cage: Number(m[1]),
-    vendorName: m[2].trimEnd(),
-    vendorPn: m[3].trimEnd(),
-    vendorRev: m[4].trimEnd(),
-    vendorSn: m[5].trimEnd(),
-    dateCode: m[6].trimEnd(),
-  };
-}
-
-const kmsg = (line: string) => /^E2E-KMSG: \d+ (.*)$/.exec(line)?.[1];
 
 function parseHwmon(value: string | undefined): Record<string, number> {
   assert.ok(value && value !== "absent", `hwmon: ${value}`);
@@ -182,8 +162,7 @@ Deno.test("e2e aarch64: the kernel's sfp driver probes every plugged cage from v
       const messages = r.lines.map(kmsg).filter((m): m is string => m !== undefined);
       for (const cage of plugged) {
         const seen = parseModuleLine(kmsg(probes.get(cage)!.line)!);
-        const { vendorName, vendorPn, vendorRev, vendorSn, dateCode } = modules.get(cage)!;
-        assert.deepEqual(seen, { cage, vendorName, vendorPn, vendorRev, vendorSn, dateCode });
+        assert.deepEqual(seen, moduleIdentity(cage, modules.get(cage)!));
       }
       const probed = messages.map(parseModuleLine).filter((m) => m).map((m) => m!.cage);
       assert.deepEqual([...new Set(probed)].sort((a, b) => a - b), plugged);

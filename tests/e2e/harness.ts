@@ -178,3 +178,57 @@ export async function aarch64BoardTree(
   await Deno.writeTextFile(path.join(workDir, `${stem}-vm-config.txt`), out);
   return { args: out.trim().split("\n"), baseDtb, dtb };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The kernel's sfp driver, as the aarch64 guests see it
+
+/** The text of a kernel record the guest streamed (e2e_kmsg_stream), or undefined for other lines. */
+export const kmsg = (line: string) => /^E2E-KMSG: \d+ (.*)$/.exec(line)?.[1];
+
+/** "sfp sfp9: module SFPEMU           SE-XGSPON-OLT-N1 rev 1.0  sn SEXGS0000001     dc 240115  " */
+export function parseModuleLine(text: string) {
+  const m = /^sfp sfp(\d+): module (.{16}) (.{16}) rev (.{4}) sn (.{16}) dc (.{8})/.exec(text);
+  if (!m) return undefined;
+  return {
+    cage: Number(m[1]),
+    vendorName: m[2].trimEnd(),
+    vendorPn: m[3].trimEnd(),
+    vendorRev: m[4].trimEnd(),
+    vendorSn: m[5].trimEnd(),
+    dateCode: m[6].trimEnd(),
+  };
+}
+
+/** The identity fields of the driver's "module ..." line, from the API's description of a cage. */
+export function moduleIdentity(cage: number, m: ApiModule) {
+  const { vendorName, vendorPn, vendorRev, vendorSn, dateCode } = m;
+  return { cage, vendorName, vendorPn, vendorRev, vendorSn, dateCode };
+}
+
+/** The lines of a file the guest printed with `e2e_file NAME PATH`. */
+export function guestFile(lines: string[], name: string): string[] {
+  const prefix = `E2E-FILE: ${name}: `;
+  return lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+}
+
+/**
+ * Guest shell functions for the sfp driver's files (builtins only, so e2e_wait can poll them):
+ * `hwmon_of NAME` sets HW to the hwmon directory named NAME (the driver names them after the cage
+ * node: sfp1, sfp2, ...); `state_is CAGE KEY VALUE` is true when /sys/kernel/debug/sfpCAGE/state
+ * has the line "KEY: VALUE".
+ */
+export const SFP_GUEST_FUNCTIONS = `
+hwmon_of() {
+  for h in /sys/class/hwmon/hwmon*; do
+    [ -e "$h/name" ] || continue
+    read -r n <"$h/name"
+    [ "$n" = "$1" ] && { HW=$h; return 0; }
+  done
+  return 1
+}
+state_is() {
+  [ -r "/sys/kernel/debug/sfp$1/state" ] || return 1
+  while IFS= read -r l; do [ "$l" = "$2: $3" ] && return 0; done <"/sys/kernel/debug/sfp$1/state"
+  return 1
+}
+`;
