@@ -57,7 +57,8 @@ interface RunOptions {
   keepRunning: boolean;
 }
 
-function defaultStateDir(): string {
+/** Where `sfpemu run` keeps its state file unless --state-dir says otherwise (XDG state home). */
+export function defaultStateDir(): string {
   const stateHome = Deno.env.get("XDG_STATE_HOME") || `${Deno.env.get("HOME") ?? "/tmp"}/.local/state`;
   return `${stateHome}/sfpemu`;
 }

@@ -4,6 +4,7 @@
 // paths), or asks a running emulator's API.
 import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { ApiClient, ApiClientError } from "./api-client.ts";
+import { defaultStateDir } from "./run.ts";
 import { loadCatalog } from "../sfp/catalog.ts";
 import { loadDefaultTopology } from "../topology/default.ts";
 import { formatIssue, TopologyError } from "../topology/issue.ts";
@@ -56,12 +57,6 @@ interface VmConfigArgs {
   maxPowerMw: number;
   mmioBefore: number;
   format: "args" | "shell" | "json";
-}
-
-/** The same default as `sfpemu run --state-dir`. */
-function defaultStateDir(): string {
-  const stateHome = Deno.env.get("XDG_STATE_HOME") || `${Deno.env.get("HOME") ?? "/tmp"}/.local/state`;
-  return `${stateHome}/sfpemu`;
 }
 
 function wholeNumber(text: string | undefined, option: string, min: number, max: number): number | undefined {
