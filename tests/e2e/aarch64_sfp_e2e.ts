@@ -13,7 +13,6 @@ import { deadline, type LineMatch, runGuest } from "./qemu.ts";
 import {
   aarch64BoardTree,
   type ApiModule,
-  artifactsDir,
   cagePath,
   eeprom,
   kmsg,
@@ -23,12 +22,13 @@ import {
   pluggedCages,
   runHost,
   SFP_GUEST_FUNCTIONS,
+  testArtifacts,
   withEmulator,
 } from "./harness.ts";
 import { a2Live, hexBytes, hwmonExpected, powerRaw } from "./sff.ts";
 
-const { dir: workDir, keep } = await artifactsDir();
-let failed = false;
+const artifacts = await testArtifacts();
+const workDir = artifacts.dir;
 
 const PATCH = { temperatureC: 61.25, rxPowerDbm: -7.5 };
 const REPLUG = { profile: "sfp-10gbase-sr", vendorPn: "E2E-REPLUG-1" };
@@ -209,7 +209,7 @@ Deno.test("e2e aarch64: the kernel's sfp driver probes every plugged cage from v
       assert.notEqual(g["hwmon.replugged.sfp1"], "absent");
     });
   } catch (error) {
-    failed = true;
+    artifacts.fail();
     throw error;
   }
 });
@@ -262,9 +262,4 @@ Deno.test({
       assert.deepEqual(probed, [], "the kernel took a module with a bad CC_BASE");
     });
   },
-});
-
-globalThis.addEventListener("unload", () => {
-  if (!keep && !failed) Deno.removeSync(workDir, { recursive: true });
-  else console.log(`[e2e] artifacts in ${workDir}`);
 });

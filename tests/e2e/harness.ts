@@ -10,17 +10,20 @@ export const BOARD = "olt1/lt1";
 export const BOARD_PATH = "/olts/olt1/boards/lt1";
 
 /**
- * Artifacts (guest serial logs, emulator logs, device trees, vm-config output) go to
- * SFPEMU_E2E_WORK, which tests/e2e/run.sh sets to build/e2e-artifacts/<timestamp>/; without it, to
- * a temp dir that is kept when a test fails.
+ * Artifacts (guest serial logs, emulator logs, device trees, vm-config output) of one test file go
+ * to SFPEMU_E2E_WORK, which tests/e2e/run.sh sets to build/e2e-artifacts/<timestamp>/; without it,
+ * to a temp dir that is removed at unload unless a test called fail() (and then printed).
  */
-export async function artifactsDir(): Promise<{ dir: string; keep: boolean }> {
+export async function testArtifacts(): Promise<{ dir: string; fail: () => void }> {
   const env = Deno.env.get("SFPEMU_E2E_WORK");
-  if (env) {
-    await Deno.mkdir(env, { recursive: true });
-    return { dir: env, keep: true };
-  }
-  return { dir: await Deno.makeTempDir({ prefix: "sfpemu-e2e-" }), keep: false };
+  const dir = env ?? await Deno.makeTempDir({ prefix: "sfpemu-e2e-" });
+  if (env) await Deno.mkdir(env, { recursive: true });
+  let failed = false;
+  globalThis.addEventListener("unload", () => {
+    if (!env && !failed) Deno.removeSync(dir, { recursive: true });
+    else console.log(`[e2e] artifacts in ${dir}`);
+  });
+  return { dir, fail: () => (failed = true) };
 }
 
 /**

@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { parseFdt, serializeFdt } from "../../src/vm/fdt.ts";
-import { aarch64BoardTree, artifactsDir, runHost } from "./harness.ts";
+import { aarch64BoardTree, runHost, testArtifacts } from "./harness.ts";
 
-const { dir: workDir, keep } = await artifactsDir();
-let failed = false;
+const artifacts = await testArtifacts();
+const workDir = artifacts.dir;
 
 const dtc = (from: "dtb" | "dts", to: "dtb" | "dts", input: Uint8Array) =>
   runHost("dtc", ["-q", "-I", from, "-O", to, "-"], input);
@@ -43,11 +43,7 @@ Deno.test("e2e vm-config: the FDT writer and dtc agree byte for byte on QEMU's t
       /virtio_mmio@a003c00 \{[^}]*\n\t\tgpio \{\n\t\t\tcompatible = "virtio,device29";\n\t\t\tgpio-controller;/,
     );
   } catch (error) {
-    failed = true;
+    artifacts.fail();
     throw error;
   }
-});
-
-globalThis.addEventListener("unload", () => {
-  if (!keep && !failed) Deno.removeSync(workDir, { recursive: true });
 });

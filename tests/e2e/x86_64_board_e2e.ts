@@ -12,19 +12,19 @@ import * as path from "node:path";
 import { runGuest } from "./qemu.ts";
 import {
   apiAddress,
-  artifactsDir,
   BOARD,
   cagePath,
   eeprom,
   moduleOf,
+  testArtifacts,
   TOPOLOGY,
   vmConfig,
   withEmulator,
 } from "./harness.ts";
 import { a0Checksums, a0Identity, hexBytes, i2ctransferWord, pnHex, temperatureRaw } from "./sff.ts";
 
-const { dir: workDir, keep } = await artifactsDir();
-let failed = false;
+const artifacts = await testArtifacts();
+const workDir = artifacts.dir;
 
 const PATCHED_C = -12.25; // signed and fractional: 0xf3c0 in A2h 96-97
 const REPLUG = { profile: "sfp-1000base-lx", vendorPn: "E2E-LX-REPLUG" };
@@ -206,12 +206,7 @@ Deno.test("e2e x86_64: a q35 guest reads the board's muxes, EEPROMs, live temper
       );
     });
   } catch (error) {
-    failed = true;
+    artifacts.fail();
     throw error;
   }
-});
-
-globalThis.addEventListener("unload", () => {
-  if (!keep && !failed) Deno.removeSync(workDir, { recursive: true });
-  else console.log(`[e2e] artifacts in ${workDir}`);
 });
