@@ -59,8 +59,11 @@ export interface LabModule extends CageModule {
 
 /** How the lab makes modules; src/lab/sfp-modules.ts adapts the SFP model to it. */
 export interface ModuleFactory<M extends LabModule> {
-  /** A module from a spec; throws LabError("invalid") for an unknown profile or bad override. */
-  create(spec: ModuleSpec, options: { dataReadyDelayMs: number; seed: number }): M;
+  /**
+   * A module from a spec for the cage at `path` (`olt/board/cage`); throws LabError("invalid") for
+   * an unknown profile or bad override.
+   */
+  create(spec: ModuleSpec, options: { dataReadyDelayMs: number; seed: number; path: string }): M;
   /** The module as the API shows it (profile, vendorName, vendorPn, vendorSn, ...). */
   describe(module: M): Record<string, unknown>;
   /** The spec this module was made from. */
@@ -230,8 +233,9 @@ export class Lab<M extends LabModule = LabModule> {
   }
 
   #createModule(board: LabBoard<M>, cageId: number, spec: ModuleSpec): M {
-    const seed = moduleSeed(this.seed, `${board.path}/${cageId}`);
-    return this.modules.create(spec, { dataReadyDelayMs: board.spec.dataReadyDelayMs, seed });
+    const path = `${board.path}/${cageId}`;
+    const seed = moduleSeed(this.seed, path);
+    return this.modules.create(spec, { dataReadyDelayMs: board.spec.dataReadyDelayMs, seed, path });
   }
 
   /** Puts faults into a module not yet plugged; LabError("invalid") names the one refused. */

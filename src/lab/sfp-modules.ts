@@ -4,25 +4,35 @@ import { SfpModule } from "../sfp/module.ts";
 import type { ModuleSpec } from "../topology/model.ts";
 import { LabError } from "./errors.ts";
 import type { ModuleFactory } from "./lab.ts";
+import { cageSerialNumber } from "./serial-number.ts";
 
 export function sfpModuleFactory(catalog: Catalog): ModuleFactory<SfpModule> {
   // What each live module was made from, for describe() and for the store.
   const specs = new WeakMap<SfpModule, ModuleSpec>();
+  // Serial numbers derived from the cage for modules given none (not part of their spec: a
+  // restart derives the same one again).
+  const derivedSerials = new WeakMap<SfpModule, string>();
   return {
-    create(spec, { dataReadyDelayMs, seed }) {
+    create(spec, { dataReadyDelayMs, seed, path }) {
       const profile = catalog.get(spec.profile);
       if (!profile) {
         const known = [...catalog.keys()].sort().join(", ") || "none";
         throw new LabError("invalid", `unknown module profile "${spec.profile}"; the catalog has: ${known}`);
       }
+      const derivedSerial = spec.overrides.vendorSn === undefined
+        ? cageSerialNumber(profile.identity.vendorSn, path)
+        : undefined;
       let module: SfpModule;
       try {
-        module = new SfpModule(profile, { overrides: { ...spec.overrides, dataReadyDelayMs }, seed });
+        const overrides = { ...spec.overrides, dataReadyDelayMs };
+        if (derivedSerial !== undefined) overrides.vendorSn = derivedSerial;
+        module = new SfpModule(profile, { overrides, seed });
         if (spec.diagnostics) module.setDiagnostics(spec.diagnostics);
       } catch (error) {
         throw new LabError("invalid", (error as Error).message);
       }
       specs.set(module, structuredClone(spec));
+      if (derivedSerial !== undefined) derivedSerials.set(module, derivedSerial);
       return module;
     },
     describe(module) {
@@ -33,6 +43,7 @@ export function sfpModuleFactory(catalog: Catalog): ModuleFactory<SfpModule> {
         formFactor: profile.formFactor,
         description: profile.description,
         ...profile.identity,
+        ...(derivedSerials.has(module) ? { vendorSn: derivedSerials.get(module) } : {}),
         ...spec?.overrides,
         ...(profile.wavelengthNm !== undefined ? { wavelengthNm: profile.wavelengthNm } : {}),
       };

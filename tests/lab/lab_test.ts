@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { LabError } from "../../src/lab/errors.ts";
 import { Lab } from "../../src/lab/lab.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import { LabFixture } from "./lab-fixture.ts";
+import { LabFixture, withDir } from "./lab-fixture.ts";
 
 const A2 = 0x51;
 
@@ -119,3 +119,41 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("modules plugged without a serial number get one of their own, derived from the cage", () =>
+  withDir(async (dir) => {
+    const profile = "sfp-gpon-olt-bplus"; // its profile's serial number: SEGPB0000001
+    const serials = async (lab: LabFixture) => {
+      const topology = await (await lab.request("GET", "/topology")).json();
+      const lt2 = topology.olts[0].boards[1];
+      return {
+        described: lt2.cages.map((c: { module: { vendorSn: string } | null }) => c.module?.vendorSn ?? null),
+        read: [1, 2, 3, 4].map((cage) =>
+          lab.lab.cage("olt1", "lt2", cage).cage.module?.decode().vendorSn ?? null
+        ),
+      };
+    };
+    let before;
+    {
+      await using lab = await LabFixture.start({ dir, seed: 1 });
+      lab.lab.plug("olt1", "lt2", 1, { profile, overrides: {} });
+      lab.lab.plug("olt1", "lt2", 3, { profile, overrides: {} });
+      lab.lab.plug("olt1", "lt2", 4, { profile, overrides: { vendorName: "OTHER" } });
+      before = await serials(lab);
+      const [one, kept, three, four] = before.described;
+      assert.equal(kept, "GP0001", "an explicit serial number is left as it is");
+      for (const serial of [one, three, four]) {
+        assert.match(serial, /^SEGPB[0-9A-Z]{8}$/, "the profile's prefix, then 8 base-36 digits");
+      }
+      assert.equal(new Set([one, three, four]).size, 3, "no two cages share one");
+      assert.deepEqual(before.read, before.described, "the EEPROM holds what the API shows");
+      assert.deepEqual(lab.lab.cageState("olt1", "lt2", 1).module?.overrides, {}, "not saved as an override");
+      // Unplugged and plugged again in the same cage: the same serial number.
+      lab.lab.unplug("olt1", "lt2", 3);
+      lab.lab.plug("olt1", "lt2", 3, { profile, overrides: {} });
+      assert.equal((await serials(lab)).described[2], three);
+    }
+    // Another run, with another seed: every cage's module keeps its serial number.
+    await using again = await LabFixture.start({ dir, seed: 2 });
+    assert.deepEqual(await serials(again), before);
+  }));
