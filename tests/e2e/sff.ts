@@ -75,12 +75,23 @@ function divRoundClosest(x: number, d: number): number {
  */
 export function hwmonExpected(live: ReturnType<typeof a2Live>) {
   return {
-    temp1_input: divRoundClosest(live.temperature * 1000, 256),
+    temp1_input: hwmonTemperature(live.temperature),
     in0_input: divRoundClosest(live.vcc, 10),
     curr1_input: divRoundClosest(live.bias, 500),
     power1_input: divRoundClosest(live.txPower, 10),
     power2_input: divRoundClosest(live.rxPower, 10),
   };
+}
+
+/** An internally calibrated temperature word (1/256 °C, signed) as the kernel's hwmon shows it: m°C. */
+export function hwmonTemperature(raw: number): number {
+  return divRoundClosest(raw * 1000, 256);
+}
+
+/** SFF-8472 A2h 0-7: the temperature thresholds, raw signed words (1/256 °C). */
+export function temperatureThresholds(a2: Uint8Array) {
+  const word = (offset: number) => new DataView(a2.buffer, a2.byteOffset + offset, 2).getInt16(0);
+  return { highAlarm: word(0), lowAlarm: word(2), highWarning: word(4), lowWarning: word(6) };
 }
 
 /** dBm to the A2h power word (0.1 µW). */
