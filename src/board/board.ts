@@ -27,16 +27,18 @@ export function cageLineIndex(cageId: number, line: CageLine): number {
   return (cageId - 1) * CAGE_LINE_SUFFIXES.length + CAGE_LINE_SUFFIXES.indexOf(line);
 }
 
+/** The board's own devices on the root segment, besides its cages. */
+export interface BoardExtras {
+  /** An ONIE TlvInfo identity EEPROM at 0x57 with this content. */
+  idEeprom?: BoardIdentityRecord;
+  /** An LM75 temperature sensor at 0x48 reading this temperature. */
+  temperatureSensor?: { temperatureC: number };
+}
+
 export interface BoardLayout {
   cageCount: number;
   formFactor: string;
-  /** The board's own devices on the root segment, besides its cages. */
-  extras?: {
-    /** An ONIE TlvInfo identity EEPROM at 0x57 with this content. */
-    idEeprom?: BoardIdentityRecord;
-    /** An LM75 temperature sensor at 0x48 reading this temperature. */
-    temperatureSensor?: { temperatureC: number };
-  };
+  extras?: BoardExtras;
 }
 
 export class BoardPlanes<M extends CageModule = CageModule> {
@@ -44,8 +46,9 @@ export class BoardPlanes<M extends CageModule = CageModule> {
   readonly gpio = new GpioBank();
   readonly muxes: Pca9548[] = [];
   readonly cages: Cage<M>[] = [];
-  readonly idEeprom: BoardIdEeprom | undefined;
-  readonly temperatureSensor: Lm75Sensor | undefined;
+  #idEeprom: BoardIdEeprom | undefined;
+  #identity: BoardIdentityRecord | undefined;
+  #temperatureSensor: Lm75Sensor | undefined;
 
   constructor(layout: BoardLayout) {
     if (
@@ -66,15 +69,35 @@ export class BoardPlanes<M extends CageModule = CageModule> {
       mux.channels[channel].attach(cage);
       this.#wireGpio(cage);
     }
-    const extras = layout.extras ?? {};
-    if (extras.idEeprom) {
-      this.idEeprom = new BoardIdEeprom(encodeTlvInfo(extras.idEeprom));
-      this.i2c.root.attach(this.idEeprom);
-    }
-    if (extras.temperatureSensor) {
-      this.temperatureSensor = new Lm75Sensor(extras.temperatureSensor.temperatureC);
-      this.i2c.root.attach(this.temperatureSensor);
-    }
+    this.setExtras(layout.extras);
+  }
+
+  get idEeprom(): BoardIdEeprom | undefined {
+    return this.#idEeprom;
+  }
+
+  /** What the ID EEPROM holds, as given. */
+  get identity(): BoardIdentityRecord | undefined {
+    return this.#identity;
+  }
+
+  get temperatureSensor(): Lm75Sensor | undefined {
+    return this.#temperatureSensor;
+  }
+
+  /** Puts in the board's own devices, replacing those it had (the cages stay as they are). */
+  setExtras(extras: BoardExtras = {}): void {
+    // Made first: a record that does not encode leaves the board as it was.
+    const idEeprom = extras.idEeprom ? new BoardIdEeprom(encodeTlvInfo(extras.idEeprom)) : undefined;
+    if (this.#idEeprom) this.i2c.root.detach(this.#idEeprom);
+    if (this.#temperatureSensor) this.i2c.root.detach(this.#temperatureSensor);
+    this.#idEeprom = idEeprom;
+    this.#identity = idEeprom ? { ...extras.idEeprom! } : undefined;
+    this.#temperatureSensor = extras.temperatureSensor
+      ? new Lm75Sensor(extras.temperatureSensor.temperatureC)
+      : undefined;
+    if (this.#idEeprom) this.i2c.root.attach(this.#idEeprom);
+    if (this.#temperatureSensor) this.i2c.root.attach(this.#temperatureSensor);
   }
 
   cage(id: number): Cage<M> | undefined {

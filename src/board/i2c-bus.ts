@@ -31,8 +31,8 @@ function isSwitch(target: I2cTarget): target is I2cSwitch {
 }
 
 /**
- * Bumped by every attach anywhere: a bus's list of reachable targets built before it is stale.
- * Devices are attached while a board is built, never on the transfer path.
+ * Bumped by every attach and detach anywhere: a bus's list of reachable targets built before it
+ * is stale. Devices are attached while a board is built, never on the transfer path.
  */
 let wiringGeneration = 0;
 
@@ -43,6 +43,14 @@ export class I2cSegment {
 
   attach(target: I2cTarget): void {
     this.targets.push(target);
+    wiringGeneration++;
+  }
+
+  /** Takes a device off the segment (a board's own devices change with its kind). */
+  detach(target: I2cTarget): void {
+    const index = this.targets.indexOf(target);
+    if (index < 0) return;
+    this.targets.splice(index, 1);
     wiringGeneration++;
   }
 
@@ -62,7 +70,7 @@ export class I2cSegment {
 /**
  * The adapter's view of the whole plane (what virtio/i2c.ts calls I2cAdapter). What is on the wire
  * is kept as a flat list, rebuilt only when it can change: a switch acknowledged a write (its
- * channels may have moved), the bus was reset, or a device was attached somewhere. Each transfer
+ * channels may have moved), the bus was reset, or a device was attached or detached somewhere. Each transfer
  * is one pass over that list.
  */
 export class I2cBus {

@@ -50,6 +50,34 @@ function macBytes(text: string): Uint8Array {
   return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }
 
+/** The text fields of a record, in the order encodeTlvInfo writes them. */
+const TEXT_FIELDS = [
+  "productName",
+  "partNumber",
+  "serialNumber",
+  "manufactureDate",
+  "platformName",
+  "manufacturer",
+] as const;
+/** Header (11 bytes), the MAC TLV (2 + 6), one type-and-length pair per text field, the CRC TLV (6). */
+const FIXED_BYTES = 11 + 8 + 2 * TEXT_FIELDS.length + 6;
+
+/**
+ * The record made to fit the EEPROM as encodeTlvInfo needs it: each text field printable ASCII
+ * (anything else becomes "?"), and the longest fields shortened, one character at a time, until
+ * the whole record fits the 256 bytes.
+ */
+export function fitBoardIdentity(record: BoardIdentityRecord): BoardIdentityRecord {
+  const fitted = { ...record };
+  for (const name of TEXT_FIELDS) fitted[name] = fitted[name].replace(/[^\x20-\x7e]/g, "?").slice(0, 255);
+  const size = () => FIXED_BYTES + TEXT_FIELDS.reduce((n, name) => n + fitted[name].length, 0);
+  while (size() > EEPROM_SIZE) {
+    const longest = TEXT_FIELDS.reduce((a, b) => (fitted[b].length > fitted[a].length ? b : a));
+    fitted[longest] = fitted[longest].slice(0, -1);
+  }
+  return fitted;
+}
+
 /** Encodes a TlvInfo record (header, TLVs, CRC-32 TLV), padded with 0xFF to the EEPROM size. */
 export function encodeTlvInfo(record: BoardIdentityRecord): Uint8Array {
   const tlvs: [number, Uint8Array][] = [
