@@ -15,6 +15,7 @@ import {
   BodyError,
   knownFaultKind,
   parseBoardInsert,
+  parseBoardPatch,
   parseDiagnosticsPatch,
   parseFault,
   parsePlugRequest,
@@ -221,6 +222,16 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     }
     const board = lab.insertBoard(oltId, boardId, kind);
     return c.json({ inserted: board.path, kind: board.spec.kind, cages: board.planes.cages.length });
+  });
+
+  app.patch("/olts/:olt/boards/:board", async (c) => {
+    const oltId = c.req.param("olt");
+    const boardId = c.req.param("board");
+    lab.board(oltId, boardId); // 404 before a 4xx about the body
+    const { temperatureC } = parseBoardPatch(await readJson(c));
+    lab.setBoardTemperature(oltId, boardId, temperatureC); // 422 for a board without a sensor
+    const board = lab.board(oltId, boardId);
+    return c.json({ board: board.path, extras: lab.boardExtras(board) });
   });
 
   app.get("/events", (c) => {

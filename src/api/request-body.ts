@@ -1,7 +1,7 @@
 // Validation of request bodies at the edge: an API caller is untrusted, so every body is checked
 // for shape and type here and refused with a precise error (which key, what was expected).
 import type { Context } from "hono";
-import type { FaultSettings } from "../lab/lab.ts";
+import { BOARD_TEMPERATURE_RANGE_C, type FaultSettings } from "../lab/lab.ts";
 import { checkFault, checkFaultKind, type Fault, FaultError, type FaultKind } from "../sfp/faults.ts";
 import type { ModuleSpec } from "../topology/model.ts";
 
@@ -189,4 +189,26 @@ export function parseBoardInsert(value: unknown): { kind?: string } {
     throw new BodyError(422, "invalid", "kind must be a string", "body.kind");
   }
   return { kind: body.kind as string | undefined };
+}
+
+/** PATCH .../boards/{board}: `{ temperatureC }`, what the board's temperature sensor reads. */
+export function parseBoardPatch(value: unknown): { temperatureC: number } {
+  const body = object(value, "body");
+  onlyKeys(body, ["temperatureC"], "body");
+  const { temperatureC } = body;
+  if (temperatureC === undefined) {
+    throw new BodyError(422, "invalid", `"temperatureC" (°C) is required`, "body.temperatureC");
+  }
+  const { min, max } = BOARD_TEMPERATURE_RANGE_C;
+  if (typeof temperatureC !== "number" || !(temperatureC >= min && temperatureC <= max)) {
+    throw new BodyError(
+      422,
+      "invalid",
+      `temperatureC must be a number from ${min} to ${max} (what an LM75 measures), not ${
+        JSON.stringify(temperatureC)
+      }`,
+      "body.temperatureC",
+    );
+  }
+  return { temperatureC };
 }

@@ -2,8 +2,10 @@
 // I2C and GPIO devices in front of them, and the two vhost-user sockets a board VM attaches to.
 import type { EventLoop } from "../native/event-loop.ts";
 import type { Logger } from "../log/logger.ts";
-import { BoardPlanes, CAGE_LINE_SUFFIXES, type CageLine } from "../board/board.ts";
+import { type BoardLayout, BoardPlanes, CAGE_LINE_SUFFIXES, type CageLine } from "../board/board.ts";
 import type { CageModule } from "../board/cage.ts";
+import { fitBoardIdentity } from "../board/id-eeprom.ts";
+import { hashParts } from "../sfp/random.ts";
 import type { Board as BoardSpec } from "../topology/model.ts";
 import { VirtioGpioDevice } from "../virtio/gpio.ts";
 import { VirtioI2cDevice } from "../virtio/i2c.ts";
@@ -12,6 +14,64 @@ import type { EventBus } from "./events.ts";
 
 /** Module events whose lab event name is not just `module-<type>`. */
 const MODULE_EVENT_TYPES = new Map([["userEeprom", "user-eeprom-written"]]);
+
+/** ONIE's "MM/DD/YYYY HH:NN:SS"; fixed, so the board's EEPROM is the same on every run. */
+const MANUFACTURE_DATE = "01/01/2025 00:00:00";
+const MANUFACTURER = "sfpemu";
+/** What a board's sensor reads when the topology gives no temperature: a comfortable line card. */
+export const DEFAULT_BOARD_TEMPERATURE_C = 35;
+
+export interface LabBoardOptions<M extends CageModule> {
+  /** Planes made already (a board given another layout keeps its modules); default: from the spec. */
+  planes?: BoardPlanes<M>;
+  /** The platform name in the board's ID EEPROM; default "sfpemu". */
+  topologyName?: string;
+}
+
+/**
+ * The planes a board spec asks for: its cages and, when it has them, its ID EEPROM and
+ * temperature sensor. What the topology leaves out of the ID EEPROM is made up, the same on
+ * every run: product name from the kind's description (or the kind), part number the kind,
+ * serial number and a locally administered base MAC address from the board's path.
+ */
+export function boardLayout(oltId: string, spec: BoardSpec, topologyName = MANUFACTURER): BoardLayout {
+  const { extras } = spec;
+  const content = extras.idEeprom ? extras.idEepromContent ?? {} : undefined;
+  return {
+    cageCount: spec.cageCount,
+    formFactor: spec.formFactor,
+    extras: {
+      ...(content
+        ? {
+          idEeprom: fitBoardIdentity({
+            productName: content.productName ?? spec.description ?? spec.kind,
+            partNumber: content.partNumber ?? spec.kind,
+            serialNumber: content.serialNumber ?? `${oltId}-${spec.id}`.toUpperCase(),
+            macBase: macBase(`${oltId}/${spec.id}`),
+            manufactureDate: MANUFACTURE_DATE,
+            platformName: topologyName,
+            manufacturer: MANUFACTURER,
+          }),
+        }
+        : {}),
+      ...(extras.temperatureSensor
+        ? { temperatureSensor: { temperatureC: extras.boardTemperatureC ?? DEFAULT_BOARD_TEMPERATURE_C } }
+        : {}),
+    },
+  };
+}
+
+/**
+ * A base MAC address for the board at `path`: 02 (IEEE 802 locally administered, unicast), then
+ * five bytes of a hash of the path, so two boards of one lab do not share one in practice.
+ */
+function macBase(path: string): string {
+  const bytes = new TextEncoder().encode(path);
+  const high = hashParts(1, ...bytes);
+  const low = hashParts(2, ...bytes) & 0xff;
+  const octets = [0x02, high >>> 24, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff, low];
+  return octets.map((octet) => octet.toString(16).padStart(2, "0")).join(":");
+}
 
 export class LabBoard<M extends CageModule = CageModule> {
   readonly planes: BoardPlanes<M>;
@@ -27,9 +87,9 @@ export class LabBoard<M extends CageModule = CageModule> {
     readonly log: Logger,
     /** Describes a module for events (profile and identity). */
     readonly describe: (module: M) => Record<string, unknown>,
-    planes?: BoardPlanes<M>,
+    options: LabBoardOptions<M> = {},
   ) {
-    this.planes = planes ?? new BoardPlanes<M>({ cageCount: spec.cageCount, formFactor: spec.formFactor });
+    this.planes = options.planes ?? new BoardPlanes<M>(boardLayout(oltId, spec, options.topologyName));
     this.i2cDevice = new VirtioI2cDevice(this.planes.i2c, {
       onError: (error) => log.warn("i2c request after a slow answer failed", { board: this.path, error }),
     });

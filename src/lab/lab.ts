@@ -16,7 +16,7 @@ import type {
 } from "../topology/model.ts";
 import { LabError } from "./errors.ts";
 import { EventBus } from "./events.ts";
-import { LabBoard } from "./lab-board.ts";
+import { boardLayout, LabBoard } from "./lab-board.ts";
 import { moduleSeed, randomSeed } from "./seed.ts";
 
 /** An output pin the test engineer can force: RX_LOS or TX_FAULT. */
@@ -85,7 +85,12 @@ export interface BoardState {
   kind: string;
   /** Pulled out of its slot: no sockets. */
   removed: boolean;
+  /** What the user set the board's temperature sensor to; absent when never set. */
+  temperatureC?: number;
 }
+
+/** The range an LM75 measures (datasheet: -55 to +125 °C). */
+export const BOARD_TEMPERATURE_RANGE_C = { min: -55, max: 125 } as const;
 
 /** The whole lab as the store keeps it, keyed by path (`olt/board`, `olt/board/cage`). */
 export interface LabState {
@@ -142,6 +147,8 @@ export class Lab<M extends LabModule = LabModule> {
   /** What the user changed on a module since it was plugged (the store saves it). */
   readonly #diagnosticsSet = new WeakMap<M, ModuleDiagnostics>();
   readonly #forced = new WeakMap<M, ForcedSignals>();
+  /** Board temperatures the user set, by board path (they outlive a change of kind). */
+  readonly #boardTemperatures = new Map<string, number>();
   readonly #loop: EventLoop;
   readonly #log: Logger;
   /** The run's seed: with the same one, every cage's module makes the same random choices. */
@@ -167,7 +174,10 @@ export class Lab<M extends LabModule = LabModule> {
   }
 
   #makeBoard(oltId: string, spec: BoardSpec, planes?: BoardPlanes<M>): LabBoard<M> {
-    return new LabBoard<M>(oltId, spec, this.events, this.#log, (m) => this.modules.describe(m), planes);
+    return new LabBoard<M>(oltId, spec, this.events, this.#log, (m) => this.modules.describe(m), {
+      planes,
+      topologyName: this.topology.name,
+    });
   }
 
   /**
@@ -184,6 +194,12 @@ export class Lab<M extends LabModule = LabModule> {
         } catch (error) {
           this.#log.warn("saved board kind not restored", { board: path, kind: savedKind, error });
         }
+      }
+      const savedTemperatureC = saved?.boards.get(path)?.temperatureC;
+      if (savedTemperatureC !== undefined) {
+        if (current.planes.temperatureSensor) this.#boardTemperatures.set(path, savedTemperatureC);
+        else this.#log.warn("saved board temperature not restored: the board has no sensor", { board: path });
+        this.#applyBoardTemperature(current);
       }
       for (const cageSpec of current.spec.cages) {
         const savedCage = saved?.cages.get(`${path}/${cageSpec.id}`);
@@ -425,6 +441,42 @@ export class Lab<M extends LabModule = LabModule> {
     return fault;
   }
 
+  /**
+   * Sets what the board's LM75 reads (the guest's lm75 driver sees it at once); LabError
+   * "invalid" when the board has no sensor or the value is outside what an LM75 measures.
+   */
+  setBoardTemperature(oltId: string, boardId: string, temperatureC: number): number {
+    const board = this.board(oltId, boardId);
+    const sensor = board.planes.temperatureSensor;
+    if (!sensor) {
+      throw new LabError(
+        "invalid",
+        `board ${board.path} has no temperature sensor (its kind ${board.spec.kind} has temperatureSensor: false)`,
+        board.path,
+      );
+    }
+    const { min, max } = BOARD_TEMPERATURE_RANGE_C;
+    if (!Number.isFinite(temperatureC) || temperatureC < min || temperatureC > max) {
+      throw new LabError(
+        "invalid",
+        `a board temperature is ${min} to ${max} °C (what an LM75 measures), not ${temperatureC}`,
+        board.path,
+      );
+    }
+    this.#boardTemperatures.set(board.path, temperatureC);
+    sensor.setTemperature(temperatureC);
+    this.events.publish("board-temperature-set", board.path, { temperatureC });
+    return sensor.temperatureC;
+  }
+
+  /** A temperature the user set, on the board's sensor as it is now (after a change of kind too). */
+  #applyBoardTemperature(board: LabBoard<M>): void {
+    const temperatureC = this.#boardTemperatures.get(board.path);
+    if (temperatureC === undefined) return;
+    if (board.planes.temperatureSensor) board.planes.temperatureSensor.setTemperature(temperatureC);
+    else this.#boardTemperatures.delete(board.path); // the kind it has now has no sensor
+  }
+
   /** Pulls a board out of its slot: its sockets close; its cages keep their modules. */
   async removeBoard(oltId: string, boardId: string): Promise<void> {
     const board = this.board(oltId, boardId);
@@ -442,6 +494,7 @@ export class Lab<M extends LabModule = LabModule> {
     if (board.inserted) throw new LabError("conflict", `board ${board.path} is already inserted`, board.path);
     if (kind !== undefined && kind !== board.spec.kind) {
       board = this.#relayout(board, this.#specOfKind(board, kind));
+      this.#applyBoardTemperature(board);
     }
     board.insert(this.#loop);
     this.events.publish("board-inserted", board.path, { slot: board.spec.slot, kind: board.spec.kind });
@@ -460,11 +513,14 @@ export class Lab<M extends LabModule = LabModule> {
 
   /** Gives an out-of-slot board another layout, moving the modules of cages both layouts have. */
   #relayout(board: LabBoard<M>, spec: BoardSpec): LabBoard<M> {
+    const layout = boardLayout(board.oltId, spec, this.topology.name);
     if (spec.cageCount === board.spec.cageCount && spec.formFactor === board.spec.formFactor) {
+      // The same cages: only the board's own devices change (its ID EEPROM names the new kind).
+      board.planes.setExtras(layout.extras);
       board.spec = spec;
       return board;
     }
-    const planes = new BoardPlanes<M>({ cageCount: spec.cageCount, formFactor: spec.formFactor });
+    const planes = new BoardPlanes<M>(layout);
     for (const cage of board.planes.cages) {
       const module = cage.module;
       if (!module) continue;
@@ -493,7 +549,23 @@ export class Lab<M extends LabModule = LabModule> {
 
   boardState(oltId: string, boardId: string): BoardState {
     const board = this.board(oltId, boardId);
-    return { kind: board.spec.kind, removed: !board.inserted };
+    const temperatureC = this.#boardTemperatures.get(board.path);
+    return {
+      kind: board.spec.kind,
+      removed: !board.inserted,
+      ...(temperatureC === undefined ? {} : { temperatureC }),
+    };
+  }
+
+  /** A board's own devices as GET /topology shows them: what it has, what they hold and read. */
+  boardExtras(board: LabBoard<M>) {
+    const { identity, temperatureSensor } = board.planes;
+    return {
+      idEeprom: identity !== undefined,
+      temperatureSensor: temperatureSensor !== undefined,
+      ...(identity ? { identity: { ...identity } } : {}),
+      ...(temperatureSensor ? { temperatureC: temperatureSensor.temperatureC } : {}),
+    };
   }
 
   /** Every board and cage as the store keeps them. */
@@ -526,6 +598,7 @@ export class Lab<M extends LabModule = LabModule> {
               i2c: board.listeners[0]?.connected ?? false,
               gpio: board.listeners[1]?.connected ?? false,
             },
+            extras: this.boardExtras(board),
             cages: board.planes.cages.map((cage) => ({
               id: cage.id,
               // The spec knows per-cage form factors (an SFP28 uplink on an SFP+ board); the planes do not.

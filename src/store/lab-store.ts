@@ -25,7 +25,7 @@ const CAGE_EVENTS = new Set([
   "fault-set",
   "fault-cleared",
 ]);
-const BOARD_EVENTS = new Set(["board-inserted", "board-removed"]);
+const BOARD_EVENTS = new Set(["board-inserted", "board-removed", "board-temperature-set"]);
 
 export interface LabStoreOptions {
   log: Logger;

@@ -48,8 +48,10 @@ export function reconcile(
       cageCount: kind === spec.kind ? spec.cageCount : topology.kinds[kind].cageCount,
       initialProfiles: kind === spec.kind ? spec.cages.map((cage) => cage.module?.profile) : [],
     });
-    if (savedBoard) state.boards.set(path, { kind, removed: savedBoard.removed });
-    else note("info", path, `board ${path} is new in the topology: it starts as the topology says`);
+    if (savedBoard) {
+      const { removed, temperatureC } = savedBoard;
+      state.boards.set(path, { kind, removed, ...(temperatureC === undefined ? {} : { temperatureC }) });
+    } else note("info", path, `board ${path} is new in the topology: it starts as the topology says`);
   }
 
   const dropped = new Map<string, number>();

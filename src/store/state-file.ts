@@ -1,7 +1,10 @@
 // The state file: one SQLite database (node:sqlite) in the state directory that holds what the lab
-// must find again after a restart: per board its kind and whether it is pulled out, per cage the
-// module (profile, overrides, diagnostics the user set), forced pins, faults in force and the user
-// EEPROM bytes.
+// must find again after a restart: per board its kind, whether it is pulled out and the
+// temperature the user set, per cage the module (profile, overrides, diagnostics the user set),
+// forced pins, faults in force and the user EEPROM bytes.
+//
+// A board's temperature is a `meta` row (BOARD_TEMPERATURE_KEY + its path), not a column: the
+// tables stay those of schema 2, so an sfpemu of that schema still opens the file (and ignores it).
 //
 // Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
 // the call returns, so SIGKILL or a crash of sfpemu loses nothing; only a power cut can lose the last
@@ -86,6 +89,9 @@ export interface SavedState extends LabState {
   problems: string[];
 }
 
+/** The meta key of a board's temperature is this followed by the board's path. */
+const BOARD_TEMPERATURE_KEY = "board-temperature-c:";
+
 /** What changed since the last save: boards with all their cages, and single cages. */
 export interface StateChanges {
   /** Each board's cages are all of them: its layout may have changed, other cage rows go. */
@@ -102,6 +108,8 @@ interface Statements {
   deleteBoardCages: StatementSync;
   writeUserEeprom: StatementSync;
   writeTopologyName: StatementSync;
+  writeMeta: StatementSync;
+  deleteMeta: StatementSync;
 }
 
 export class StateFile {
@@ -122,6 +130,8 @@ export class StateFile {
       deleteBoardCages: db.prepare("DELETE FROM cage WHERE olt = ? AND board = ?"),
       writeUserEeprom: db.prepare("UPDATE cage SET user_eeprom = ? WHERE olt = ? AND board = ? AND cage = ?"),
       writeTopologyName: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('topology', ?)"),
+      writeMeta: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
+      deleteMeta: db.prepare("DELETE FROM meta WHERE key = ?"),
     };
   }
 
@@ -168,6 +178,7 @@ export class StateFile {
         removed: row.removed === 1,
       });
     }
+    this.#loadBoardTemperatures(state);
     for (const row of this.#db.prepare("SELECT * FROM cage ORDER BY olt, board, cage").all() as Row[]) {
       try {
         state.cages.set(`${row.olt}/${row.board}/${row.cage}`, cageOfRow(row));
@@ -176,6 +187,28 @@ export class StateFile {
       }
     }
     return state;
+  }
+
+  #loadBoardTemperatures(state: SavedState): void {
+    const rows = this.#db.prepare("SELECT key, value FROM meta WHERE key GLOB ? ORDER BY key")
+      .all(`${BOARD_TEMPERATURE_KEY}*`) as Row[];
+    for (const row of rows) {
+      const path = (row.key as string).slice(BOARD_TEMPERATURE_KEY.length);
+      const board = state.boards.get(path);
+      const temperatureC = Number(row.value);
+      const problem = !board
+        ? "no such board is saved"
+        : row.value === "" || !Number.isFinite(temperatureC)
+        ? `${JSON.stringify(row.value)} is not a temperature`
+        : undefined;
+      if (problem) {
+        state.problems.push(
+          `state file ${this.file}: table meta, row ${
+            JSON.stringify(row.key)
+          }: ${problem}; the row is ignored`,
+        );
+      } else board!.temperatureC = temperatureC;
+    }
   }
 
   #problem(table: string, row: Row, problem: string): string {
@@ -189,6 +222,7 @@ export class StateFile {
   replaceAll(state: LabState, boards: Map<string, SavedBoard>, topologyName: string): void {
     this.#transaction(() => {
       this.#db.exec("DELETE FROM board; DELETE FROM cage;");
+      this.#db.prepare("DELETE FROM meta WHERE key GLOB ?").run(`${BOARD_TEMPERATURE_KEY}*`);
       this.#statements.writeTopologyName.run(topologyName);
       for (const [path, board] of boards) this.#writeBoard(path, board);
       for (const [path, cage] of state.cages) this.#writeCage(path, cage);
@@ -220,6 +254,8 @@ export class StateFile {
   #writeBoard(path: string, board: SavedBoard): void {
     const [olt, boardId] = path.split("/");
     this.#statements.writeBoard.run(olt, boardId, board.kind, board.topologyKind, board.removed ? 1 : 0);
+    if (board.temperatureC === undefined) this.#statements.deleteMeta.run(BOARD_TEMPERATURE_KEY + path);
+    else this.#statements.writeMeta.run(BOARD_TEMPERATURE_KEY + path, String(board.temperatureC));
   }
 
   #writeCage(path: string, cage: CageState): void {

@@ -8,7 +8,7 @@ import { EventBus, type LabEvent } from "../../src/lab/events.ts";
 import { LabBoard } from "../../src/lab/lab-board.ts";
 import { type Catalog, loadCatalog } from "../../src/sfp/catalog.ts";
 import { SfpModule } from "../../src/sfp/module.ts";
-import type { Board as BoardSpec } from "../../src/topology/model.ts";
+import type { Board as BoardSpec, BoardExtras } from "../../src/topology/model.ts";
 import { DeadlineError, VhostUserFrontend } from "../support/frontend.ts";
 import { I2cClient } from "../support/i2c-client.ts";
 import { GpioClient } from "../support/gpio-client.ts";
@@ -34,6 +34,10 @@ export function makeModule(profileId: string): SfpModule {
 
 export interface BoardFixtureOptions {
   cageCount?: number;
+  /** The board's own devices as a topology gives them; default none. */
+  extras?: BoardExtras;
+  kind?: string;
+  description?: string;
 }
 
 export class BoardFixture {
@@ -52,10 +56,11 @@ export class BoardFixture {
     const spec: BoardSpec = {
       id: "lt1",
       slot: 1,
-      kind: "test-line-card",
+      kind: options.kind ?? "test-line-card",
+      ...(options.description === undefined ? {} : { description: options.description }),
       cageCount,
       formFactor: "sfp+",
-      extras: { idEeprom: false, temperatureSensor: false },
+      extras: options.extras ?? { idEeprom: false, temperatureSensor: false },
       sockets: { i2c: `${this.directory}/i2c.sock`, gpio: `${this.directory}/gpio.sock` },
       cages: Array.from({ length: cageCount }, (_, i) => ({ id: i + 1, formFactor: "sfp+", module: null })),
       dataReadyDelayMs: 0,
@@ -161,4 +166,30 @@ export async function withBoard(
   if (fixture.loopErrors.length > 0) throw fixture.loopErrors[0];
   const problems = fixture.logs.filter((r) => r.level === "error");
   if (problems.length > 0) throw new Error(`the backend logged errors: ${JSON.stringify(problems)}`);
+}
+
+/** An ONIE TlvInfo image's text and byte TLVs by type, once its header and CRC-32 are checked. */
+export function decodeTlvInfo(image: Uint8Array): Map<number, Uint8Array> {
+  if (new TextDecoder().decode(image.subarray(0, 8)) !== "TlvInfo\0") throw new Error("no TlvInfo header");
+  const length = (image[9] << 8) | image[10];
+  const fields = new Map<number, Uint8Array>();
+  for (let at = 11; at < 11 + length; at += 2 + image[at + 1]) {
+    fields.set(image[at], image.subarray(at + 2, at + 2 + image[at + 1]));
+  }
+  const crcAt = 11 + length - 6;
+  const stored = new DataView(image.buffer, image.byteOffset).getUint32(crcAt + 2, false);
+  if (image[crcAt] !== 0xfe || stored !== crc32(image.subarray(0, crcAt + 2))) {
+    throw new Error("bad CRC-32 TLV");
+  }
+  return fields;
+}
+
+/** CRC-32/IEEE, bit by bit: independent of the encoder's node:zlib. */
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
 }

@@ -326,3 +326,34 @@ Deno.test("changes are saved in one transaction per turn: after the plug's inter
     StateFile.prototype.save = save;
   }
 });
+
+Deno.test("saved board temperatures that make no sense, or whose board has no sensor, are reported and ignored", () =>
+  withDir(async (dir) => {
+    {
+      await using _lab = await LabFixture.start({ dir });
+    }
+    const file = `${dir}/${STATE_FILE_NAME}`;
+    const db = new DatabaseSync(file);
+    const insert = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+    insert.run("board-temperature-c:olt1/lt9", "40");
+    insert.run("board-temperature-c:olt1/lt2", "hot");
+    insert.run("board-temperature-c:olt1/lt1", "55.5"); // lt1 has no sensor in TEST_TOPOLOGY
+    db.close();
+    await using again = await LabFixture.start({ dir });
+    const problems = again.logs.filter((l) => l.message === "saved state ignored").map((l) =>
+      String(l.problem)
+    );
+    assert.equal(problems.length, 2, problems.join("\n"));
+    assert.ok(problems.some((p) => /table meta, row "board-temperature-c:olt1\/lt9": no such board/.test(p)));
+    assert.ok(problems.some((p) => /"hot" is not a temperature/.test(p)));
+    assert.ok(
+      again.logs.some((l) => l.message === "saved board temperature not restored: the board has no sensor"),
+    );
+    assert.deepEqual(again.lab.boardState("olt1", "lt1"), { kind: "two-port", removed: false });
+    // The start saved the lab again: the rows that went nowhere are gone from the file.
+    await again.close();
+    const after = new DatabaseSync(file);
+    const left = after.prepare("SELECT key FROM meta WHERE key GLOB 'board-temperature-c:*'").all();
+    after.close();
+    assert.deepEqual(left, []);
+  }));
