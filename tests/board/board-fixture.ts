@@ -185,7 +185,7 @@ export function decodeTlvInfo(image: Uint8Array): Map<number, Uint8Array> {
 }
 
 /** CRC-32/IEEE, bit by bit: independent of the encoder's node:zlib. */
-function crc32(bytes: Uint8Array): number {
+export function crc32(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of bytes) {
     crc ^= byte;

@@ -6,7 +6,7 @@ import { BoardPlanes } from "../../src/board/board.ts";
 import { encodeTlvInfo, fitBoardIdentity, ID_EEPROM_ADDRESS, TlvType } from "../../src/board/id-eeprom.ts";
 import { decodeLm75Celsius, encodeLm75Celsius, LM75_ADDRESS } from "../../src/board/lm75.ts";
 import { boardLayout } from "../../src/lab/lab-board.ts";
-import { decodeTlvInfo, GUEST_MODES, withBoard } from "./board-fixture.ts";
+import { crc32, decodeTlvInfo, GUEST_MODES, withBoard } from "./board-fixture.ts";
 
 const identity = {
   productName: "GPON-16 line card",
@@ -24,16 +24,6 @@ function planes() {
     formFactor: "sfp",
     extras: { idEeprom: identity, temperatureSensor: { temperatureC: 41.5 } },
   });
-}
-
-/** CRC-32/IEEE, bit by bit: independent of the encoder's node:zlib. */
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
 }
 
 function readEeprom(p: BoardPlanes): Uint8Array {
