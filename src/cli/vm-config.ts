@@ -174,7 +174,15 @@ async function boardFromTopologyFile(o: VmConfigArgs): Promise<VmBoard> {
 
 interface ApiTopology {
   name: string;
-  olts: { id: string; boards: { id: string; sockets: VmBoard["sockets"]; cages: unknown[] }[] }[];
+  olts: {
+    id: string;
+    boards: {
+      id: string;
+      sockets: VmBoard["sockets"];
+      cages: unknown[];
+      extras?: { idEeprom?: boolean; temperatureSensor?: boolean };
+    }[];
+  }[];
 }
 
 async function boardFromApi(o: VmConfigArgs): Promise<VmBoard> {
@@ -185,7 +193,15 @@ async function boardFromApi(o: VmConfigArgs): Promise<VmBoard> {
     const known = (topology.olts ?? []).flatMap((x) => x.boards.map((b) => `${x.id}/${b.id}`)).join(", ");
     throw new VmConfigError(`no board ${o.board.olt}/${o.board.board} at ${client.baseUrl}; it has ${known}`);
   }
-  return { ...o.board, sockets: board.sockets, cageCount: board.cages.length };
+  return {
+    ...o.board,
+    sockets: board.sockets,
+    cageCount: board.cages.length,
+    extras: {
+      idEeprom: board.extras?.idEeprom === true,
+      temperatureSensor: board.extras?.temperatureSensor === true,
+    },
+  };
 }
 
 async function readBaseDtb(file: string): Promise<Uint8Array> {
