@@ -1,6 +1,7 @@
 // Key paths and did-you-mean, the parts of every message.
 import assert from "node:assert/strict";
-import { closestName, formatPath } from "../../src/topology/issue.ts";
+import { formatPath } from "../../src/topology/issue.ts";
+import { closestName } from "../../src/spelling/closest-name.ts";
 import { expandEnvironment } from "../../src/topology/expand.ts";
 
 Deno.test("key paths: indices in brackets, plain keys after dots, odd keys quoted", () => {
