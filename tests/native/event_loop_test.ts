@@ -1,8 +1,19 @@
 import assert from "node:assert/strict";
 import { EventLoop } from "../../src/native/event-loop.ts";
 import {
-  acceptConnection, closeFd, connectUnix, createEventFd, createMemFd, drainEventFd, listenUnix,
-  mapShared, NativeError, receiveWithFds, sendWithFds, signalEventFd, unmap,
+  acceptConnection,
+  closeFd,
+  connectUnix,
+  createEventFd,
+  createMemFd,
+  drainEventFd,
+  listenUnix,
+  mapShared,
+  NativeError,
+  receiveWithFds,
+  sendWithFds,
+  signalEventFd,
+  unmap,
 } from "../../src/native/syscalls.ts";
 
 Deno.test("eventfd signals are drained and delivered with their count", async () => {
