@@ -302,7 +302,9 @@ const FIELDS = [
   { name: "vendorSn", device: "A0", offset: 68, size: 16, encoding: "ascii",
     label: "vendor serial number", profileKey: ["identity", "vendorSn"] },
   { name: "dateCode", device: "A0", offset: 84, size: 8, encoding: "ascii",
-    pattern: /^(\d{6}[ -~]{0,2})?$/, patternHint: "YYMMDD and an optional 2-character lot code",
+    // A real month and day: firmware that parses the date code (inventory, ageing reports) trusts it.
+    pattern: /^(\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])[ -~]{0,2})?$/,
+    patternHint: "YYMMDD with a valid month and day, and an optional 2-character lot code",
     label: "date code", profileKey: ["identity", "dateCode"] },
   { name: "diagnosticMonitoringType", device: "A0", offset: 92, size: 1, encoding: "bitfield",
     bits: [["legacyDiagnostics", "ddmImplemented", "internallyCalibrated", "externallyCalibrated",
