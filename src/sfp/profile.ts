@@ -335,6 +335,12 @@ export function validateProfile(
   return { profile, problems: [] };
 }
 
+/** SFF-8024 connectors of copper transceivers, which have no laser wavelength. */
+const COPPER_CONNECTORS = new Set<FieldValue>(["RJ45", "copper pigtail", 0x22, 0x21]);
+function hasCopperConnector(fields: FieldValues): boolean {
+  return COPPER_CONNECTORS.has(fields.connector);
+}
+
 /**
  * The fields of one profile section, in field-map order so that a field's condition sees the
  * fields it depends on (`resolved` holds the codes for the top-level wavelength's condition).
@@ -358,8 +364,9 @@ function checkSection(
     const value = map[keyOf(spec)];
     const applies = !spec.when || conditionHolds(spec.when, known);
     if (value === undefined) {
-      // An optical module without a wavelength would show Linux and ethtool 0 nm.
-      if (spec.name === "wavelengthNm" && applies) {
+      // An optical module without a wavelength would show Linux and ethtool 0 nm. A copper
+      // transceiver (RJ45 or pigtail, e.g. 1000BASE-T) has no laser: bytes 60-61 stay 0.
+      if (spec.name === "wavelengthNm" && applies && !hasCopperConnector(known)) {
         check.report(
           [],
           `missing required field "wavelengthNm" (laser wavelength in nm; cables list a cable type in codes.transceiverCodes instead)`,

@@ -301,9 +301,10 @@ Deno.test("a file with several mistakes reports each of them", () => {
   });
 });
 
-Deno.test("catalog: exactly the eight profiles, all valid", () => {
+Deno.test("catalog: exactly the nine profiles, all valid", () => {
   assert.deepEqual([...catalog.keys()].sort(), [
     "sfp-1000base-lx",
+    "sfp-1000base-t",
     "sfp-10g-dac-passive-3m",
     "sfp-10gbase-lr",
     "sfp-10gbase-sr",
@@ -379,4 +380,26 @@ Deno.test("devices/profile.schema.json is the schema the code generates", async 
     profileJsonSchema(),
     "regenerate: ./node_modules/.bin/deno run src/sfp/profile-schema.ts > devices/profile.schema.json",
   );
+});
+
+Deno.test("copper transceivers (RJ45, pigtail) have no laser: no wavelength needed, bytes 60-61 stay 0", () => {
+  const copper = BASE.replace("  connector: LC", "  connector: RJ45").replace("wavelengthNm: 850\n", "");
+  assert.notEqual(copper, BASE);
+  assert.equal(parseProfile(copper, FILE).wavelengthNm, undefined);
+  const pigtail = copper.replace("connector: RJ45", "connector: copper pigtail");
+  assert.equal(parseProfile(pigtail, FILE).wavelengthNm, undefined);
+  // An optical connector still needs one.
+  assert.throws(
+    () => parseProfile(copper.replace("connector: RJ45", "connector: SC"), FILE),
+    /missing required field "wavelengthNm"/,
+  );
+
+  // The catalog's 1000BASE-T module, as Linux's sfp.c reads it: 1000BASE-T (A0h 6 bit 3, which
+  // makes the kernel look for a PHY behind the module), RJ45, wavelength 0, and no A2h.
+  const fields = moduleOf("sfp-1000base-t").decode();
+  assert.deepEqual(fields.transceiverCodes, ["1000BASE-T"]);
+  assert.equal(fields.connector, "RJ45");
+  assert.equal(fields.wavelengthNm, 0);
+  assert.equal(fields.sff8472Compliance, "none");
+  assert.equal(fields.temperature, undefined);
 });
