@@ -10,7 +10,7 @@ import { loadDefaultTopology } from "../topology/default.ts";
 import { formatIssue, TopologyError } from "../topology/issue.ts";
 import { loadTopologyFile } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
-import { DEFAULT_MAX_POWER_MW } from "../vm/board-tree.ts";
+import { DEFAULT_MAX_POWER_MW, type MacLink } from "../vm/board-tree.ts";
 import { FdtError, MAX_FDT_SIZE } from "../vm/fdt.ts";
 import { DEFAULT_MEMORY, shellQuote, VM_ARCHES, type VmArch, type VmBoard } from "../vm/qemu-args.ts";
 import { type VmConfig, vmConfig } from "../vm/vm-config.ts";
@@ -19,7 +19,8 @@ const usage = `usage: sfpemu vm-config OLT/BOARD --arch x86_64|aarch64 [options]
 
 Prints the QEMU arguments that attach the board's devices to a VM: a shared memory backend
 (vhost-user maps the guest's memory), one socket chardev per device with the board's socket
-path, and vhost-user-i2c/-gpio as PCI (x86_64 q35) or virtio-mmio (aarch64 virt) devices.
+path, and vhost-user-i2c/-gpio as PCI (x86_64 q35) or virtio-mmio (aarch64: virt, or any
+machine whose tree has virtio-mmio transports, e.g. xlnx-versal-virt) devices.
 Start "sfpemu run" first: QEMU connects to its sockets.
 
   --arch x86_64|aarch64  the VM's architecture (required)
@@ -37,6 +38,12 @@ Start "sfpemu run" first: QEMU connects to its sockets.
   --max-power-mw N       maximum-power-milliwatt of every cage in the tree (default ${DEFAULT_MAX_POWER_MW})
   --mmio-before N        aarch64: virtio-mmio devices placed before these on your command line
                          (default 0); QEMU fills the transports from the highest address down
+  --mac CAGE=NODE        aarch64, with --base-dtb: wire the base tree's Ethernet MAC NODE (a path,
+                         or a node name such as ethernet@ff0c0000) to cage CAGE, as on a line card:
+                         the MAC loses its PHY / fixed-link and gets sfp = <&sfpCAGE> and managed =
+                         "in-band-status". Bringing its netdev up then runs the kernel's full SFP
+                         state machine (TX_FAULT recovery, LOS, link) for the cage. Repeatable.
+                         The virt machine has no such MAC; xlnx-versal-virt has two Cadence GEMs.
   --format args|shell|json
                          args: one argument per line (default); shell: one quoted line;
                          json: arguments, sockets, each cage's mux, channel and GPIO lines
@@ -56,7 +63,17 @@ interface VmConfigArgs {
   memory: string | null;
   maxPowerMw: number;
   mmioBefore: number;
+  macs: MacLink[];
   format: "args" | "shell" | "json";
+}
+
+/** "3=ethernet@ff0c0000" -> { cage: 3, mac: "ethernet@ff0c0000" }. */
+function parseMacLink(text: string): MacLink {
+  const m = /^([0-9]+)=(.+)$/.exec(text);
+  if (!m || Number(m[1]) < 1) {
+    throw new UsageError(`--mac wants CAGE=NODE (e.g. 1=ethernet@ff0c0000), not "${text}"`);
+  }
+  return { cage: Number(m[1]), mac: m[2] };
 }
 
 function wholeNumber(text: string | undefined, option: string, min: number, max: number): number | undefined {
@@ -82,6 +99,7 @@ export function parseVmConfigArgs(args: string[]): VmConfigArgs {
       memory: { type: "string", default: DEFAULT_MEMORY },
       "max-power-mw": { type: "string" },
       "mmio-before": { type: "string" },
+      mac: { type: "string", multiple: true },
       format: { type: "string", default: "args" },
     },
     allowPositionals: true,
@@ -110,6 +128,10 @@ export function parseVmConfigArgs(args: string[]): VmConfigArgs {
   if (values["base-dtb"] !== undefined && arch !== "aarch64") {
     throw new UsageError("a device tree is for aarch64 guests: --base-dtb needs --arch aarch64");
   }
+  const macs = (values.mac ?? []).map(parseMacLink);
+  if (macs.length && values["base-dtb"] === undefined) {
+    throw new UsageError("--mac edits the device tree: it needs --base-dtb and --dtb-out");
+  }
   const memory = values.memory === "none" ? null : values.memory!;
   if (memory !== null && !/^[1-9][0-9]*[KMGTkmgt]?$/.test(memory)) {
     throw new UsageError(`--memory wants a size like 256M or 1G, or none, not "${memory}"`);
@@ -126,6 +148,7 @@ export function parseVmConfigArgs(args: string[]): VmConfigArgs {
     memory,
     maxPowerMw: wholeNumber(values["max-power-mw"], "--max-power-mw", 1, 100_000) ?? DEFAULT_MAX_POWER_MW,
     mmioBefore: wholeNumber(values["mmio-before"], "--mmio-before", 0, 30) ?? 0,
+    macs,
     format,
   };
 }
@@ -237,6 +260,7 @@ export const vmConfigCommand: Command = {
         memory: o.memory,
         maxPowerMw: o.maxPowerMw,
         mmioBefore: o.mmioBefore,
+        macs: o.macs,
         dtb: o.baseDtb ? { base: await readBaseDtb(o.baseDtb), out: o.dtbOut! } : undefined,
       });
       if (config.dtb) {

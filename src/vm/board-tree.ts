@@ -1,8 +1,12 @@
-// A board's devices as device-tree nodes, merged into QEMU's own aarch64 `virt` tree, so the
-// guest's stock drivers find everything without a line of board code: the virtio I2C adapter
-// (`virtio,device22`) with one PCA9548 per 8 cages and their channels, the virtio GPIO controller
-// (`virtio,device29`), and one `sff,sfp` node per cage for the kernel's sfp driver, wired to its
-// channel and its six GPIO lines exactly as src/board/board.ts wires the emulated board.
+// A board's devices as device-tree nodes, merged into QEMU's own tree of an aarch64 machine with
+// virtio-mmio transports (`virt`, `xlnx-versal-virt`), so the guest's stock drivers find
+// everything without a line of board code: the virtio I2C adapter (`virtio,device22`) with one
+// PCA9548 per 8 cages and their channels, the virtio GPIO controller (`virtio,device29`), and one
+// `sff,sfp` node per cage for the kernel's sfp driver, wired to its channel and its six GPIO lines
+// exactly as src/board/board.ts wires the emulated board. Optionally, Ethernet MACs of the base
+// tree are wired to cages (`sfp = <&sfpN>`), as on a real line card: the MAC's driver then becomes
+// the cage's phylink upstream, and bringing its netdev up starts the sfp driver's main state
+// machine (TX_FAULT handling, LOS, link), which a cage without an upstream never runs.
 import { cageI2cLocation, cageLineIndex, CAGES_PER_MUX } from "../board/board.ts";
 import { ID_EEPROM_ADDRESS } from "../board/id-eeprom.ts";
 import { LM75_ADDRESS } from "../board/lm75.ts";
@@ -16,7 +20,9 @@ import {
   property,
   readCells,
   readStrings,
+  setProperty,
   strings,
+  walk,
 } from "./fdt.ts";
 
 const GPIO_ACTIVE_HIGH = 0;
@@ -37,6 +43,19 @@ export interface BoardTreeOptions {
   mmioBefore?: number;
   /** Describe the board's ONIE ID EEPROM (at24) and LM75 sensor on the virtio I2C bus. */
   extras?: { idEeprom: boolean; temperatureSensor: boolean };
+  /** Ethernet MACs of the base tree to wire to cages (see MacLink). */
+  macs?: readonly MacLink[];
+}
+
+/**
+ * One MAC of the base tree wired to one cage: `mac` is a node path ("/ethernet@ff0c0000") or a
+ * node name found once in the tree ("ethernet@ff0c0000"). The MAC node loses its PHY
+ * (`phy-handle`, `phy`, `phy-device`, `fixed-link`) and gets `sfp = <&sfp<cage>>` and
+ * `managed = "in-band-status"`, the binding of a MAC that talks to an SFP cage; `phy-mode` stays.
+ */
+export interface MacLink {
+  cage: number;
+  mac: string;
 }
 
 export interface CageNode {
@@ -45,6 +64,8 @@ export interface CageNode {
   path: string;
   /** Path of the mux channel the cage's `i2c-bus` points at. */
   i2cBus: string;
+  /** The MAC node wired to this cage (MacLink), if any. */
+  mac?: string;
 }
 
 export interface BoardTreeSummary {
@@ -52,6 +73,47 @@ export interface BoardTreeSummary {
   gpio: string;
   muxes: string[];
   cages: CageNode[];
+}
+
+/** Properties that tie a MAC to a PHY; an SFP cage replaces them. */
+const MAC_PHY_PROPERTIES = ["phy-handle", "phy", "phy-device"];
+
+/** Finds each link's MAC node; throws FdtError naming the MACs the tree has when one is missing. */
+function resolveMacLinks(
+  fdt: Fdt,
+  links: readonly MacLink[],
+  cageCount: number,
+): { cage: number; node: FdtNode; path: string }[] {
+  const all = [...walk(fdt.root)];
+  const macNames = all.filter(({ node }) => /^ethernet(@|$)/.test(node.name)).map(({ path }) => path);
+  const known = macNames.length
+    ? `the tree's Ethernet nodes: ${macNames.join(", ")}`
+    : "the tree has no ethernet@ nodes";
+  const seenCages = new Set<number>();
+  const seenMacs = new Set<string>();
+  return links.map(({ cage, mac }) => {
+    if (!Number.isInteger(cage) || cage < 1 || cage > cageCount) {
+      throw new FdtError(`MAC ${mac} wired to cage ${cage}, but the board's cages are 1-${cageCount}`);
+    }
+    const found = mac.startsWith("/")
+      ? all.filter(({ path }) => path === mac)
+      : all.filter(({ node }) => node.name === mac);
+    if (found.length === 0) throw new FdtError(`no node ${mac} in the base tree; ${known}`);
+    if (found.length > 1) {
+      throw new FdtError(
+        `${mac} names ${found.length} nodes (${found.map((f) => f.path).join(", ")}); give a path`,
+      );
+    }
+    const [{ node, path }] = found;
+    if (path === "/" || !property(node, "compatible")) {
+      throw new FdtError(`${path} is not a device (no compatible property); ${known}`);
+    }
+    if (seenCages.has(cage)) throw new FdtError(`cage ${cage} is wired to two MACs`);
+    if (seenMacs.has(path)) throw new FdtError(`${path} is wired to two cages`);
+    seenCages.add(cage);
+    seenMacs.add(path);
+    return { cage, node, path };
+  });
 }
 
 /** The virtio-mmio transports of a tree, highest address first (the order QEMU fills them in). */
@@ -108,6 +170,8 @@ export function addBoardNodes(fdt: Fdt, options: BoardTreeOptions): BoardTreeSum
       throw new FdtError(`the base tree already has a node /sfp${cage}`);
     }
   }
+
+  const macLinks = resolveMacLinks(fdt, options.macs ?? [], cageCount);
 
   let nextPhandle = maxPhandle(fdt) + 1;
   const phandle = () => nextPhandle++;
@@ -173,8 +237,13 @@ export function addBoardNodes(fdt: Fdt, options: BoardTreeOptions): BoardTreeSum
   const line = (cage: number, signal: Parameters<typeof cageLineIndex>[1], flags: number) =>
     cells(gpioPhandle, cageLineIndex(cage, signal), flags);
   const cages: CageNode[] = [];
+  const cagePhandles: number[] = [];
   for (let cage = 1; cage <= cageCount; cage++) {
     const { muxAddress, channel } = cageI2cLocation(cage);
+    // Every cage has a phandle, so a MAC (here, or in the user's own overlay) can point at it.
+    const cagePhandle = phandle();
+    cagePhandles[cage] = cagePhandle;
+    const link = macLinks.find((l) => l.cage === cage);
     fdt.root.children.push(node(`sfp${cage}`, [
       ["compatible", strings("sff,sfp")],
       ["i2c-bus", cells(channelPhandles.get(`${muxAddress}/${channel}`)!)],
@@ -185,12 +254,23 @@ export function addBoardNodes(fdt: Fdt, options: BoardTreeOptions): BoardTreeSum
       ["rate-select0-gpios", line(cage, "rs0", GPIO_ACTIVE_HIGH)],
       ["rate-select1-gpios", line(cage, "rs1", GPIO_ACTIVE_HIGH)],
       ["maximum-power-milliwatt", cells(maxPowerMw)],
+      ["phandle", cells(cagePhandle)],
     ]));
     cages.push({
       cage,
       path: `/sfp${cage}`,
       i2cBus: `${i2cSlot.path}/i2c/i2c-mux@${muxAddress.toString(16)}/i2c@${channel}`,
+      ...(link && { mac: link.path }),
     });
+  }
+  for (const { cage, node: mac } of macLinks) {
+    mac.properties = mac.properties.filter((p) =>
+      !MAC_PHY_PROPERTIES.includes(p.name) && p.name !== "fixed-link"
+    );
+    // phylink refuses "fixed-link" together with in-band status.
+    mac.children = mac.children.filter((c) => c.name !== "fixed-link");
+    setProperty(mac, "sfp", cells(cagePhandles[cage]));
+    setProperty(mac, "managed", strings("in-band-status"));
   }
   return {
     i2c: `${i2cSlot.path}/i2c`,

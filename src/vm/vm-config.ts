@@ -1,7 +1,7 @@
 // What `sfpemu vm-config` computes for one board: the QEMU arguments, the board's wiring as the
 // guest sees it, and for aarch64 the merged device tree. Pure: the CLI does the reading and writing.
 import { CAGE_LINE_SUFFIXES, cageI2cLocation, cageLineIndex } from "../board/board.ts";
-import { addBoardNodes, type BoardTreeSummary } from "./board-tree.ts";
+import { addBoardNodes, type BoardTreeSummary, type MacLink } from "./board-tree.ts";
 import { parseFdt, serializeFdt } from "./fdt.ts";
 import { qemuBoardArgs, type VmArch, type VmBoard } from "./qemu-args.ts";
 
@@ -11,6 +11,8 @@ export interface VmConfigOptions {
   memory: string | null;
   maxPowerMw?: number;
   mmioBefore?: number;
+  /** aarch64, with dtb: Ethernet MACs of the base tree to wire to cages. */
+  macs?: readonly MacLink[];
   /** aarch64: QEMU's dumped tree and where the merged tree will be written. */
   dtb?: { base: Uint8Array; out: string };
 }
@@ -42,6 +44,9 @@ export function cageWiring(cage: number): CageWiring {
 /** Throws FdtError (a bad base tree) or RangeError (bad options). */
 export function vmConfig(board: VmBoard, options: VmConfigOptions): VmConfig {
   let dtb: VmConfig["dtb"];
+  if (options.macs?.length && !options.dtb) {
+    throw new RangeError("wiring a MAC to a cage is done in the device tree: give the base tree too");
+  }
   if (options.dtb) {
     if (options.arch !== "aarch64") {
       throw new RangeError("a device tree is for aarch64 guests (--arch aarch64)");
@@ -52,6 +57,7 @@ export function vmConfig(board: VmBoard, options: VmConfigOptions): VmConfig {
       maxPowerMw: options.maxPowerMw,
       mmioBefore: options.mmioBefore,
       extras: board.extras,
+      macs: options.macs,
     });
     dtb = { file: options.dtb.out, bytes: serializeFdt(tree), nodes };
   }

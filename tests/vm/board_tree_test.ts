@@ -15,7 +15,7 @@ import {
   serializeFdt,
   walk,
 } from "../../src/vm/fdt.ts";
-import { qemuVirtDtb } from "./support.ts";
+import { qemuVersalDtb, qemuVirtDtb } from "./support.ts";
 
 const base = async () => parseFdt(await qemuVirtDtb());
 const cellsOf = (node: FdtNode, name: string) => readCells(property(node, name)!);
@@ -159,4 +159,79 @@ Deno.test("board tree: the board's ID EEPROM and LM75 sit on the virtio i2c root
   const plain = addBoardNodes(bare, { cageCount: 2 });
   assert.equal(nodeAt(bare, `${plain.i2c}/eeprom@57`), undefined);
   assert.equal(nodeAt(bare, `${plain.i2c}/temperature-sensor@48`), undefined);
+});
+
+Deno.test("board tree: xlnx-versal-virt's 8 transports; a GEM wired to a cage becomes its SFP upstream", async () => {
+  const fdt = parseFdt(await qemuVersalDtb());
+  const transports = virtioMmioTransports(fdt);
+  assert.equal(transports.length, 8);
+  assert.equal(transports[0].path, "/virtio_mmio@a0000e00");
+  const gem0 = nodeAt(fdt, "/ethernet@ff0c0000")!;
+  assert.ok(property(gem0, "phy-handle") && gem0.children.some((c) => c.name === "fixed-link"));
+
+  const summary = addBoardNodes(fdt, {
+    cageCount: 10,
+    macs: [{ cage: 3, mac: "ethernet@ff0c0000" }, { cage: 10, mac: "/ethernet@ff0d0000" }],
+  });
+  assert.equal(summary.i2c, "/virtio_mmio@a0000e00/i2c");
+  assert.equal(summary.gpio, "/virtio_mmio@a0000c00/gpio");
+  assert.deepEqual(
+    summary.cages.filter((c) => c.mac).map((c) => [c.cage, c.mac]),
+    [[3, "/ethernet@ff0c0000"], [10, "/ethernet@ff0d0000"]],
+  );
+
+  const tree = parseFdt(serializeFdt(fdt));
+  const phandles = byPhandle(tree); // also: no phandle twice
+  for (const [mac, cage] of [["/ethernet@ff0c0000", 3], ["/ethernet@ff0d0000", 10]] as const) {
+    const node = nodeAt(tree, mac)!;
+    assert.equal(phandles.get(cellsOf(node, "sfp")[0]), `/sfp${cage}`, `${mac}'s sfp`);
+    assert.deepEqual(stringsOf(node, "managed"), ["in-band-status"]);
+    // phylink refuses a fixed-link with in-band status; the PHY is the module's business now.
+    assert.equal(property(node, "phy-handle"), undefined);
+    assert.deepEqual(node.children.map((c) => c.name), []);
+    // What the MAC is stays as QEMU made it.
+    assert.deepEqual(stringsOf(node, "compatible"), ["cdns,zynqmp-gem", "cdns,gem"]);
+    assert.deepEqual(stringsOf(node, "phy-mode"), ["rgmii-id"]);
+  }
+  // Every cage can be pointed at, wired or not.
+  for (let cage = 1; cage <= 10; cage++) {
+    assert.equal(phandles.get(cellsOf(nodeAt(tree, `/sfp${cage}`)!, "phandle")[0]), `/sfp${cage}`);
+  }
+});
+
+Deno.test("board tree: MAC wiring mistakes name what the tree has", async () => {
+  const cases: [{ cage: number; mac: string }[], RegExp][] = [
+    [
+      [{ cage: 1, mac: "eth0" }],
+      /no node eth0 in the base tree; the tree's Ethernet nodes: \/ethernet@ff0c0000, \/ethernet@ff0d0000/,
+    ],
+    [[{ cage: 11, mac: "ethernet@ff0c0000" }], /wired to cage 11, but the board's cages are 1-10/],
+    [[{ cage: 0, mac: "ethernet@ff0c0000" }], /cage 0/],
+    [[{ cage: 1, mac: "/" }], /\/ is not a device/],
+    [[{ cage: 1, mac: "/cpus" }], /\/cpus is not a device \(no compatible property\)/],
+    [
+      [{ cage: 1, mac: "ethernet@ff0c0000" }, { cage: 1, mac: "ethernet@ff0d0000" }],
+      /cage 1 is wired to two MACs/,
+    ],
+    [
+      [{ cage: 1, mac: "ethernet@ff0c0000" }, { cage: 2, mac: "/ethernet@ff0c0000" }],
+      /ethernet@ff0c0000 is wired to two cages/,
+    ],
+  ];
+  for (const [macs, message] of cases) {
+    const fdt = parseFdt(await qemuVersalDtb());
+    const before = serializeFdt(fdt);
+    assert.throws(() => addBoardNodes(fdt, { cageCount: 10, macs }), (e: Error) => {
+      assert.ok(e instanceof FdtError, String(e));
+      assert.match(e.message, message);
+      return true;
+    });
+    // Refused before anything was added.
+    assert.deepEqual(serializeFdt(fdt), before, JSON.stringify(macs));
+  }
+  // The virt machine has no MAC at all.
+  await assert.rejects(
+    (async () => addBoardNodes(await base(), { cageCount: 2, macs: [{ cage: 1, mac: "ethernet" }] }))(),
+    /no node ethernet in the base tree; the tree has no ethernet@ nodes/,
+  );
 });

@@ -6,7 +6,7 @@ import { vmConfigCommand } from "../../src/cli/vm-config.ts";
 import { loadCatalog } from "../../src/sfp/catalog.ts";
 import { loadTopologyFile } from "../../src/topology/load.ts";
 import { nodeAt, parseFdt, property, readCells } from "../../src/vm/fdt.ts";
-import { QEMU_VIRT_DTB_GZ, qemuVirtDtb } from "./support.ts";
+import { QEMU_VIRT_DTB_GZ, qemuVersalDtb, qemuVirtDtb } from "./support.ts";
 
 const TOPOLOGY = `name: vm
 kinds: { ten: { cages: 10 } }
@@ -197,6 +197,46 @@ Deno.test("vm-config: aarch64 with --base-dtb writes the merged tree and boots i
     assert.ok(nodeAt(tree, "/virtio_mmio@a003e00/i2c/i2c-mux@71/i2c@1"));
   }));
 
+Deno.test("vm-config: --mac wires xlnx-versal-virt's GEMs to cages; a wrong node is one line", () =>
+  withTopology(async (file, dir) => {
+    await Deno.writeFile(`${dir}/versal.dtb`, await qemuVersalDtb());
+    const run = (...more: string[]) =>
+      vmConfig(
+        ...["olt1/lt1", "--arch", "aarch64", "--topology", file, "--state-dir", dir],
+        ...["--base-dtb", `${dir}/versal.dtb`, "--dtb-out", `${dir}/board.dtb`, ...more],
+      );
+    const { code, out, err } = await run(
+      "--mac",
+      "1=ethernet@ff0c0000",
+      "--mac",
+      "2=/ethernet@ff0d0000",
+      "--format",
+      "json",
+    );
+    assert.equal(code, 0, err);
+    const json = JSON.parse(out);
+    assert.equal(json.dtb.nodes.i2c, "/virtio_mmio@a0000e00/i2c");
+    assert.deepEqual(
+      json.dtb.nodes.cages.filter((c: { mac?: string }) => c.mac).map((
+        c: { cage: number; mac: string },
+      ) => [c.cage, c.mac]),
+      [[1, "/ethernet@ff0c0000"], [2, "/ethernet@ff0d0000"]],
+    );
+    const tree = parseFdt(await Deno.readFile(`${dir}/board.dtb`));
+    const sfp1 = readCells(property(nodeAt(tree, "/sfp1")!, "phandle")!);
+    assert.deepEqual(readCells(property(nodeAt(tree, "/ethernet@ff0c0000")!, "sfp")!), sfp1);
+
+    await Deno.remove(`${dir}/board.dtb`);
+    const wrong = await run("--mac", "1=eth0");
+    assert.equal(wrong.code, 1);
+    assert.equal(
+      wrong.err,
+      `sfpemu vm-config: ${dir}/versal.dtb: no node eth0 in the base tree; ` +
+        "the tree's Ethernet nodes: /ethernet@ff0c0000, /ethernet@ff0d0000",
+    );
+    await assert.rejects(Deno.stat(`${dir}/board.dtb`), Deno.errors.NotFound);
+  }));
+
 Deno.test("vm-config: what the user can fix is one line and exit code 1", () =>
   withTopology(async (file, dir) => {
     const unknown = await vmConfig("olt1/lt9", "--arch", "x86_64", "--topology", file);
@@ -249,6 +289,9 @@ Deno.test("vm-config: usage mistakes", async () => {
       ["olt1/lt1", "--arch", "x86_64", "--mmio-before", "31"],
       /--mmio-before wants a whole number from 0 to 30/,
     ],
+    [["olt1/lt1", "--arch", "aarch64", "--mac", "1=ethernet@ff0c0000"], /--mac edits the device tree/],
+    [["olt1/lt1", "--arch", "aarch64", "--mac", "ethernet@ff0c0000"], /--mac wants CAGE=NODE/],
+    [["olt1/lt1", "--arch", "aarch64", "--mac", "0=ethernet@ff0c0000"], /--mac wants CAGE=NODE/],
     [["olt1/lt1", "--arch", "x86_64", "--bogus"], /bogus/],
   ];
   for (const [args, message] of cases) {
