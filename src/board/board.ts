@@ -125,8 +125,9 @@ export class BoardPlanes<M extends CageModule = CageModule> {
     };
     cage.wire({
       connected: (module) => {
-        // The new module sees the levels the host drives now.
-        module.setTxDisable(this.gpio.level(txDisable));
+        // The new module sees the levels the host drives now (a latched TX_FAULT it brings in is
+        // not reset by a TX_DISABLE the host held before).
+        module.setTxDisable(this.gpio.level(txDisable), { atInsertion: true });
         module.setRs0(this.gpio.level(rs0));
         module.setRs1(this.gpio.level(rs1));
         refresh();

@@ -8,7 +8,8 @@ export interface CageModule {
   write(address: number, data: Uint8Array): boolean;
   readonly rxLos: boolean;
   readonly txFault: boolean;
-  setTxDisable(high: boolean): void;
+  /** atInsertion: the level the host held when the module made contact, not a change it saw. */
+  setTxDisable(high: boolean, options?: { atInsertion?: boolean }): void;
   setRs0(high: boolean): void;
   setRs1(high: boolean): void;
   onChange(listener: (event: unknown) => void): () => void;

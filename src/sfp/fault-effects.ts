@@ -93,12 +93,15 @@ function declarePowerLevel(a0: Uint8Array, level: 2 | 3): void {
 
 // ---------------------------------------------------------------- signals
 
-/** TX_FAULT as a tx-fault fault drives it at timeMs: stuck high, or high at the start of each period. */
+/**
+ * TX_FAULT as a tx-fault fault drives it at timeMs: high while stuck or latched (the module takes a
+ * latched one out itself once the host has reset it), or high at the start of each period.
+ */
 export function txFaultLevel(faults: ActiveFaults, timeMs: number): boolean {
   const txFault = activeFault(faults, "tx-fault");
   if (!txFault) return false;
   const params = txFault.fault.params;
-  if (params.mode === "stuck") return true;
+  if (params.mode !== "pulse") return true;
   return phaseMs(timeMs - txFault.sinceMs, params.periodMs) < params.widthMs;
 }
 

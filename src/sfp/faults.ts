@@ -42,7 +42,10 @@ export interface FaultParams {
   "identifier": { value: number };
   "quirk": { vendorName: string; vendorPn: string; known?: string };
   "power-class": { level: 2 | 3 };
-  "tx-fault": { mode: "stuck" } | { mode: "pulse"; periodMs: number; widthMs: number };
+  "tx-fault":
+    | { mode: "stuck" }
+    | { mode: "pulse"; periodMs: number; widthMs: number }
+    | { mode: "latched"; resets: number };
   "rx-los-flap": { periodMs: number };
   "slow-ready": { delayMs: number };
   "temperature-ramp": { targetC: number; ratePerS: number };
@@ -167,6 +170,17 @@ const ADDRESS: ParamDeclaration = {
   summary: "which device: a0 (0x50), a2 (0x51) or both",
   default: "both",
 };
+/** The tx-fault modes, each with the parameters besides mode that it takes. */
+const TX_FAULT_MODE_PARAMS: Readonly<Record<"stuck" | "pulse" | "latched", readonly string[]>> = {
+  stuck: [],
+  pulse: ["periodMs", "widthMs"],
+  latched: ["resets"],
+};
+const DEFAULT_LATCHED_RESETS = 1;
+const MAX_LATCHED_RESETS = 100;
+/** Linux sfp.c's N_FAULT_INIT / N_FAULT: it resets a module after each TX_FAULT but the last of these. */
+const LINUX_FAULT_RETRIES = 5;
+
 /** Longest time a period or delay may be; longer ones are more simply a stuck state. */
 const MAX_PERIOD_MS = 3_600_000;
 const periodMs = (summary: string, required = true): ParamDeclaration => ({
@@ -278,17 +292,27 @@ export const FAULT_KIND_SPECS: Readonly<Record<FaultKind, FaultKindSpec>> = {
   },
   "tx-fault": {
     layer: "signal",
-    summary: "TX_FAULT high for good (stuck) or for widthMs at the start of every periodMs (pulse)",
+    summary: "TX_FAULT high for good (stuck: Linux's TX_DISABLE resets never help, and at its " +
+      `${LINUX_FAULT_RETRIES}th fault it says "module persistently indicates fault, disabling"), ` +
+      "for widthMs at the start of every periodMs (pulse), or until the host has reset it with resets " +
+      'TX_DISABLE pulses as SFF-8419 has it (latched: Linux\'s "module transmit fault indicated" is ' +
+      "followed by its reset pulse and recovery; the module then clears the fault itself)",
     params: {
       mode: {
-        spec: { type: "choice", values: ["stuck", "pulse"] },
-        summary: "stuck or pulse",
+        spec: { type: "choice", values: Object.keys(TX_FAULT_MODE_PARAMS) },
+        summary: "stuck, pulse or latched",
         required: true,
       },
       periodMs: periodMs("pulse period (pulse only)", false),
       widthMs: periodMs("time TX_FAULT is high in each period (pulse only)", false),
+      resets: {
+        spec: { type: "number", units: "", min: 1, max: MAX_LATCHED_RESETS, integer: true },
+        summary: "TX_DISABLE pulses (transmitter disabled, then enabled again, by the pin or the soft bit " +
+          `A2h 110 bit 6) that clear the fault (latched only; default ${DEFAULT_LATCHED_RESETS})`,
+      },
     },
     refine: refineTxFault,
+    // A latched fault changes on the host's pulses, not with time.
     timed: (params) => params.mode === "pulse",
     needsA2h: never,
   },
@@ -403,11 +427,21 @@ function refineQuirk(params: Params, fail: (problem: string) => never): Params {
 }
 
 function refineTxFault(params: Params, fail: (problem: string) => never): Params {
-  const { mode, periodMs, widthMs } = params as { mode: string; periodMs?: number; widthMs?: number };
-  if (mode === "stuck") {
-    if (periodMs !== undefined || widthMs !== undefined) fail("mode stuck takes no periodMs or widthMs");
-    return { mode };
+  const { mode, periodMs, widthMs, resets } = params as {
+    mode: keyof typeof TX_FAULT_MODE_PARAMS;
+    periodMs?: number;
+    widthMs?: number;
+    resets?: number;
+  };
+  const stray = Object.entries(TX_FAULT_MODE_PARAMS).flatMap(([owner, names]) =>
+    owner === mode ? [] : names.filter((name) => params[name] !== undefined).map((name) => ({ name, owner }))
+  );
+  if (stray.length > 0) {
+    const owners = [...new Set(stray.map(({ owner }) => owner))].join(" or ");
+    fail(`mode ${mode} takes no ${stray.map(({ name }) => name).join(" or ")} (mode ${owners} only)`);
   }
+  if (mode === "stuck") return { mode };
+  if (mode === "latched") return { mode, resets: resets ?? DEFAULT_LATCHED_RESETS };
   if (periodMs === undefined || widthMs === undefined) fail("mode pulse needs periodMs and widthMs");
   if (!(widthMs! < periodMs!)) {
     fail(`widthMs (${widthMs}) must be shorter than periodMs (${periodMs}), or TX_FAULT never drops`);

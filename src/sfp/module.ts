@@ -11,7 +11,9 @@
 // the faults and the time. The module has no timers: time-driven faults (pulses, flaps, ramps,
 // noise, drift) are applied up to the clock whenever the module is observed (an I2C transfer, a
 // pin, a2(), diagnostics()) and by advance(), which the lab calls while hasTimedBehaviour is true
-// so that changes nobody reads still raise their events. All randomness comes from the seed.
+// so that changes nobody reads still raise their events. A latched TX_FAULT is the one fault the
+// module takes out itself: once the host's TX_DISABLE reset pulses have cleared it (SFF-8419), it
+// goes as if cleared, with the reason. All randomness comes from the seed.
 import {
   bitField,
   type DecodedFields,
@@ -110,8 +112,29 @@ export type ModuleEvent =
   }
   /** The host changed the user EEPROM (A2h bytes 128-247 of page 00h): the store saves it. */
   | { readonly type: "userEeprom" }
-  /** A fault was set (active, with its parameters) or cleared (not active, with the ones it had). */
-  | ({ readonly type: "fault"; readonly active: boolean } & Fault);
+  /**
+   * A fault was set (active, with its parameters) or cleared (not active, with the ones it had);
+   * `reason` when the module took it out itself (a latched TX_FAULT reset by the host).
+   */
+  | ({ readonly type: "fault"; readonly active: boolean; readonly reason?: string } & Fault);
+
+type TxDisableEvent = Extract<ModuleEvent, { type: "txDisable" }>;
+
+/** A latched TX_FAULT's reset pulses: how many it takes, how many are still needed, one under way. */
+interface LatchCount {
+  readonly resets: number;
+  resetsLeft: number;
+  inPulse: boolean;
+}
+
+/** How a module is told the host's TX_DISABLE level. */
+export interface TxDisableOptions {
+  /**
+   * The level the host held before the module made contact, not a change the module saw: it
+   * starts no reset pulse of a latched TX_FAULT.
+   */
+  atInsertion?: boolean;
+}
 
 export interface ModuleOptions {
   overrides?: ModuleOverrides;
@@ -232,6 +255,8 @@ export class SfpModule {
   /** How often each kind was set, so setting it again starts a fresh random stream. */
   readonly #faultGenerations = new Map<FaultKind, number>();
   #intermittentNacks: SeededRandom | undefined;
+  /** A latched tx-fault's count; a pulse is under way once the transmitter was disabled while in force. */
+  #latch: LatchCount | undefined;
   #timed = false;
 
   constructor(profile: ModuleProfile, options: ModuleOptions = {}) {
@@ -394,11 +419,10 @@ export class SfpModule {
     this.#updatePowerLevelState();
     const softTxDisable = readBit(this.#a2, STATUS, "softTxDisable");
     if (softTxDisable === softTxDisableBefore) return;
-    const events: ModuleEvent[] = [
+    this.#txDisableChanged(
       { type: "txDisable", source: "soft", asserted: softTxDisable, txDisabled: this.txDisabled },
-    ];
-    this.#refresh(events);
-    this.#emit(events);
+      this.#txDisablePin || softTxDisableBefore,
+    );
   }
 
   // ---------------------------------------------------------------- pins
@@ -425,18 +449,59 @@ export class SfpModule {
     return this.#txDisablePin || (this.#hasA2h && readBit(this.#a2, STATUS, "softTxDisable"));
   }
 
-  setTxDisable(high: boolean): void {
+  setTxDisable(high: boolean, options: TxDisableOptions = {}): void {
     checkBoolean(high, "setTxDisable");
     if (high === this.#txDisablePin) return;
+    const wasDisabled = this.txDisabled;
     this.#txDisablePin = high;
-    const events: ModuleEvent[] = [{
-      type: "txDisable",
-      source: "pin",
-      asserted: high,
-      txDisabled: this.txDisabled,
-    }];
+    this.#txDisableChanged(
+      { type: "txDisable", source: "pin", asserted: high, txDisabled: this.txDisabled },
+      wasDisabled,
+      options.atInsertion,
+    );
+  }
+
+  /**
+   * Raises a TX_DISABLE change and what it causes. The end of a reset pulse (the transmitter on
+   * again) that spends a latched TX_FAULT takes the fault out after that: the pin's own effects,
+   * then the fault cleared, then TX_FAULT falling.
+   */
+  #txDisableChanged(event: TxDisableEvent, wasDisabled: boolean, atInsertion = false): void {
+    const events: ModuleEvent[] = [event];
     this.#refresh(events);
-    this.#emit(events);
+    const latch = this.#latch;
+    if (latch && this.#countResetPulse(latch, wasDisabled, event.txDisabled, atInsertion)) {
+      const reason = latch.resets === 1
+        ? "reset by host TX_DISABLE pulse"
+        : `reset by ${latch.resets} host TX_DISABLE pulses`;
+      this.#removeFault(this.#faults.get("tx-fault")!, events, reason);
+    } else {
+      this.#emit(events);
+    }
+  }
+
+  /**
+   * Counts SFF-8419 reset pulses of a latched TX_FAULT: the transmitter disabled while the fault
+   * is in force, then enabled again. Whether this change ended the last pulse it needed.
+   */
+  #countResetPulse(
+    latch: LatchCount,
+    wasDisabled: boolean,
+    disabled: boolean,
+    atInsertion: boolean,
+  ): boolean {
+    if (wasDisabled === disabled) return false;
+    if (atInsertion) {
+      latch.inPulse = false; // the host's level before contact: no pulse the module saw begin
+      return false;
+    }
+    if (disabled) {
+      latch.inPulse = true;
+      return false;
+    }
+    if (!latch.inPulse) return false; // began before the fault was set
+    latch.inPulse = false;
+    return --latch.resetsLeft === 0;
   }
 
   setRs0(high: boolean): void {
@@ -550,6 +615,12 @@ export class SfpModule {
     }
     this.#faults.set(fault.kind, { fault, sinceMs: timeMs, seed32, origin });
     if (fault.kind === "intermittent-nack") this.#intermittentNacks = new SeededRandom(seed32);
+    if (fault.kind === "tx-fault") {
+      // Set again, the count starts over; a pulse already under way does not count.
+      this.#latch = fault.params.mode === "latched"
+        ? { resets: fault.params.resets, resetsLeft: fault.params.resets, inPulse: false }
+        : undefined;
+    }
     this.#faultsChanged({ type: "fault", active: true, ...fault });
     return fault;
   }
@@ -558,10 +629,19 @@ export class SfpModule {
   clearFault(kind: string): boolean {
     const active = this.#faults.get(checkFaultKind(kind));
     if (!active) return false;
+    this.#removeFault(active);
+    return true;
+  }
+
+  /** Takes a fault out and raises its event (after `events`, what came before it) and its effects. */
+  #removeFault(active: ActiveFault, events: ModuleEvent[] = [], reason?: string): void {
     this.#faults.delete(active.fault.kind);
     if (active.fault.kind === "intermittent-nack") this.#intermittentNacks = undefined;
-    this.#faultsChanged({ type: "fault", active: false, ...active.fault });
-    return true;
+    if (active.fault.kind === "tx-fault") this.#latch = undefined;
+    this.#faultsChanged(
+      { type: "fault", active: false, ...active.fault, ...(reason === undefined ? {} : { reason }) },
+      events,
+    );
   }
 
   /** The faults in force, with their parameters, in the order of FAULT_KINDS. */
@@ -600,7 +680,7 @@ export class SfpModule {
     return slow.fault.params.delayMs;
   }
 
-  #faultsChanged(event: ModuleEvent): void {
+  #faultsChanged(event: ModuleEvent, events: ModuleEvent[] = []): void {
     this.#a0 = faultyA0(this.#pristineA0, this.#faults);
     if (this.#hasA2h) faultyCcDmi(this.#a2, this.#faults);
     this.#timed = [...this.#faults.values()].some(({ fault }) =>
@@ -609,7 +689,7 @@ export class SfpModule {
     this.#updateDataReady();
     this.#updatePowerLevelState();
     // The fault first, then what it caused.
-    const events: ModuleEvent[] = [event];
+    events.push(event);
     this.#refresh(events);
     this.#emit(events);
   }

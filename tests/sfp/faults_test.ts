@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { OPTICAL_POWER } from "../../src/sfp/diagnostics.ts";
 import { FAULT_KINDS, FaultError, KNOWN_QUIRKS } from "../../src/sfp/faults.ts";
-import { SfpModule } from "../../src/sfp/module.ts";
+import { type ModuleEvent, SfpModule } from "../../src/sfp/module.ts";
 import {
   A0,
   A2,
@@ -21,6 +21,7 @@ import {
 const TX_FAULT = 0x04;
 const RX_LOS = 0x02;
 const DATA_READY_BAR = 0x01;
+const SOFT_TX_DISABLE = 0x40;
 
 /** Whether one random read (offset write, then a 1-byte read) is answered at all. */
 function answers(module: SfpModule, address: number): boolean {
@@ -323,6 +324,181 @@ Deno.test("tx-fault pulse: advance() raises a pin event at each edge it passes",
   assert.deepEqual(edges, [true, false, true, false, true, false]);
 });
 
+// Linux's sfp_module_tx_fault_reset(): TX_DISABLE high for t_reset (10 µs), then low again.
+function resetPulse(module: SfpModule): void {
+  module.setTxDisable(true);
+  module.setTxDisable(false);
+}
+
+/** The faults, TX_FAULT and TX_DISABLE events of `seen`, without the flags a disabled laser raises. */
+function signalEvents(seen: ModuleEvent[]): ModuleEvent[] {
+  return seen.filter((e) => e.type === "fault" || e.type === "txFault" || e.type === "txDisable");
+}
+
+Deno.test("tx-fault latched: TX_FAULT high until the host's TX_DISABLE pulse; then the module clears the fault itself", () => {
+  const module = moduleOf("sfp-10gbase-sr");
+  const seen = recordEvents(module);
+  assert.deepEqual(module.setFault("tx-fault", { mode: "latched" }), {
+    kind: "tx-fault",
+    params: { mode: "latched", resets: 1 },
+  });
+  assert.equal(module.txFault, true);
+  assert.equal(statusByte(module) & TX_FAULT, TX_FAULT);
+  assert.equal(module.hasTimedBehaviour, false, "it changes on the host's pulses, not with time");
+  module.setTxDisable(true);
+  assert.equal(module.txFault, true, "still high while TX_DISABLE is");
+  module.setTxDisable(false);
+  assert.equal(module.txFault, false);
+  assert.equal(statusByte(module) & TX_FAULT, 0);
+  assert.deepEqual(module.faults(), []);
+  const latched = { kind: "tx-fault", params: { mode: "latched", resets: 1 } } as const;
+  const laserOff = [
+    ["tx bias low warning", "txBiasMa", "lowWarning"],
+    ["tx power low warning", "txPowerDbm", "lowWarning"],
+    ["tx bias low alarm", "txBiasMa", "lowAlarm"],
+    ["tx power low alarm", "txPowerDbm", "lowAlarm"],
+  ] as const;
+  const flag = ([flag, diagnostic, level]: (typeof laserOff)[number], raised: boolean) => ({
+    type: "flag",
+    flag,
+    diagnostic,
+    level,
+    raised,
+  });
+  // The pulse's own effects first, then the fault cleared (with why), then what that causes.
+  assert.deepEqual(seen, [
+    { type: "fault", active: true, ...latched },
+    { type: "txFault", level: true },
+    { type: "txDisable", source: "pin", asserted: true, txDisabled: true },
+    ...laserOff.map((f) => flag(f, true)),
+    { type: "txDisable", source: "pin", asserted: false, txDisabled: false },
+    ...[laserOff[2], laserOff[3], laserOff[0], laserOff[1]].map((f) => flag(f, false)),
+    { type: "fault", active: false, ...latched, reason: "reset by host TX_DISABLE pulse" },
+    { type: "txFault", level: false },
+  ]);
+  // Spent, it is gone: later pulses change nothing, clearing it is no change.
+  resetPulse(module);
+  assert.equal(module.clearFault("tx-fault"), false);
+  assert.equal(signalEvents(seen).filter((e) => e.type === "fault").length, 2);
+});
+
+Deno.test("tx-fault latched: resets=3 takes three pulses; setting it again starts the count over", () => {
+  const module = moduleOf("sfp-10gbase-sr");
+  const seen = recordEvents(module);
+  module.setFault("tx-fault", { mode: "latched", resets: 3 });
+  resetPulse(module);
+  resetPulse(module);
+  assert.equal(module.txFault, true, "two of three");
+  assert.deepEqual(module.faults(), [{ kind: "tx-fault", params: { mode: "latched", resets: 3 } }]);
+  module.setFault("tx-fault", { mode: "latched", resets: 3 });
+  resetPulse(module);
+  resetPulse(module);
+  assert.equal(module.txFault, true, "set again: two pulses are not three");
+  resetPulse(module);
+  assert.equal(module.txFault, false);
+  assert.deepEqual(module.faults(), []);
+  const cleared = seen.filter((e) => e.type === "fault" && !e.active);
+  assert.deepEqual(cleared, [{
+    type: "fault",
+    active: false,
+    kind: "tx-fault",
+    params: { mode: "latched", resets: 3 },
+    reason: "reset by 3 host TX_DISABLE pulses",
+  }]);
+});
+
+Deno.test("tx-fault latched: a soft TX_DISABLE pulse (A2h 110 bit 6) resets it too; pin and soft bit are one transmitter", () => {
+  const module = moduleOf("sfp-10gbase-sr");
+  module.setFault("tx-fault", { mode: "latched", resets: 2 });
+  const seen = recordEvents(module);
+  assert.equal(module.write(A2, Uint8Array.of(110, SOFT_TX_DISABLE)), true);
+  assert.equal(module.txFault, true);
+  assert.equal(module.write(A2, Uint8Array.of(110, 0)), true);
+  assert.equal(module.txFault, true, "one of two");
+  // Pin up, soft bit up, pin down: the transmitter stays off; soft bit down ends one pulse.
+  module.setTxDisable(true);
+  module.write(A2, Uint8Array.of(110, SOFT_TX_DISABLE));
+  module.setTxDisable(false);
+  assert.equal(module.txFault, true, "the soft bit still disables");
+  module.write(A2, Uint8Array.of(110, 0));
+  assert.equal(module.txFault, false);
+  assert.equal(statusByte(module) & (TX_FAULT | SOFT_TX_DISABLE), 0);
+  assert.deepEqual(signalEvents(seen), [
+    { type: "txDisable", source: "soft", asserted: true, txDisabled: true },
+    { type: "txDisable", source: "soft", asserted: false, txDisabled: false },
+    { type: "txDisable", source: "pin", asserted: true, txDisabled: true },
+    { type: "txDisable", source: "soft", asserted: true, txDisabled: true },
+    { type: "txDisable", source: "pin", asserted: false, txDisabled: true },
+    { type: "txDisable", source: "soft", asserted: false, txDisabled: false },
+    {
+      type: "fault",
+      active: false,
+      kind: "tx-fault",
+      params: { mode: "latched", resets: 2 },
+      reason: "reset by 2 host TX_DISABLE pulses",
+    },
+    { type: "txFault", level: false },
+  ]);
+});
+
+Deno.test("tx-fault latched: TX_DISABLE held high keeps TX_FAULT high, however long, until released", () => {
+  const clock = new ManualClock(0);
+  const module = moduleOf("sfp-10gbase-sr", { clock, insertedAtMs: 0 });
+  module.setFault("tx-fault", { mode: "latched" });
+  module.setTxDisable(true);
+  for (const t of [1_000, 60_000, 3_600_000]) {
+    clock.ms = t;
+    module.advance(t);
+    assert.equal(module.txFault, true, `at ${t} ms`);
+    assert.equal(statusByte(module) & TX_FAULT, TX_FAULT);
+  }
+  assert.equal(module.faults().length, 1);
+  module.setTxDisable(false);
+  assert.equal(module.txFault, false);
+  assert.deepEqual(module.faults(), []);
+});
+
+Deno.test("tx-fault latched: a pulse under way when it is set, or the host's level at insertion, does not count", () => {
+  const module = moduleOf("sfp-10gbase-sr");
+  module.setTxDisable(true);
+  module.setFault("tx-fault", { mode: "latched" });
+  module.setTxDisable(false);
+  assert.equal(module.txFault, true, "that pulse began before the fault");
+  resetPulse(module);
+  assert.equal(module.txFault, false, "a pulse of its own resets it");
+
+  // A module plugged with the fault while the host holds TX_DISABLE high (the board says so).
+  const plugged = moduleOf("sfp-10gbase-sr");
+  plugged.setFault("tx-fault", { mode: "latched" });
+  plugged.setTxDisable(true, { atInsertion: true });
+  assert.equal(plugged.txDisabled, true);
+  plugged.setTxDisable(false);
+  assert.equal(plugged.txFault, true, "the host's level before contact is no pulse");
+  resetPulse(plugged);
+  assert.equal(plugged.txFault, false);
+});
+
+Deno.test("tx-fault latched: cleared by hand it says no reason; another mode replacing it is not reset by pulses", () => {
+  const module = moduleOf("sfp-10gbase-sr");
+  const seen = recordEvents(module);
+  module.setFault("tx-fault", { mode: "latched" });
+  module.setTxDisable(true);
+  assert.equal(module.clearFault("tx-fault"), true);
+  module.setTxDisable(false);
+  module.setFault("tx-fault", { mode: "latched" });
+  module.setTxDisable(true);
+  module.setFault("tx-fault", { mode: "stuck" });
+  module.setTxDisable(false);
+  resetPulse(module);
+  assert.equal(module.txFault, true, "stuck stays");
+  assert.deepEqual(seen.filter((e) => e.type === "fault"), [
+    { type: "fault", active: true, kind: "tx-fault", params: { mode: "latched", resets: 1 } },
+    { type: "fault", active: false, kind: "tx-fault", params: { mode: "latched", resets: 1 } },
+    { type: "fault", active: true, kind: "tx-fault", params: { mode: "latched", resets: 1 } },
+    { type: "fault", active: true, kind: "tx-fault", params: { mode: "stuck" } },
+  ]);
+});
+
 Deno.test("rx-los-flap: RX_LOS asserted for the first half of each period, then back to automatic", () => {
   const clock = new ManualClock(0);
   const module = moduleOf("sfp-10gbase-sr", { clock, insertedAtMs: 0 });
@@ -478,14 +654,29 @@ Deno.test("unknown kinds and bad parameters are refused, naming what was wrong a
       /known "HUAWEI MA5671A" is vendorName HUAWEI and vendorPn MA5671A/,
     ],
     ["power-class", { level: 4 }, /level must be one of 2, 3, got number 4/],
-    ["tx-fault", { mode: "pulsed" }, /mode must be one of "stuck", "pulse".*did you mean "pulse"/],
+    ["tx-fault", { mode: "pulsed" }, /mode must be one of "stuck", "pulse", "latched".*did you mean "pulse"/],
     ["tx-fault", { mode: "pulse", periodMs: 100 }, /mode pulse needs periodMs and widthMs/],
     [
       "tx-fault",
       { mode: "pulse", periodMs: 100, widthMs: 100 },
       /widthMs \(100\) must be shorter than periodMs/,
     ],
-    ["tx-fault", { mode: "stuck", periodMs: 100 }, /mode stuck takes no periodMs or widthMs/],
+    [
+      "tx-fault",
+      { mode: "stuck", periodMs: 100, widthMs: 10 },
+      /mode stuck takes no periodMs or widthMs \(mode pulse only\)/,
+    ],
+    ["tx-fault", { mode: "stuck", resets: 1 }, /mode stuck takes no resets \(mode latched only\)/],
+    ["tx-fault", { mode: "pulse", periodMs: 100, widthMs: 10, resets: 2 }, /mode pulse takes no resets/],
+    ["tx-fault", { mode: "latched", widthMs: 10 }, /mode latched takes no widthMs \(mode pulse only\)/],
+    ["tx-fault", { mode: "latched", resets: 0 }, /resets must be a whole number in 1\.\.100, got number 0/],
+    ["tx-fault", { mode: "latched", resets: 1.5 }, /resets must be a whole number in 1\.\.100/],
+    ["tx-fault", { mode: "latched", resets: 101 }, /resets must be a whole number in 1\.\.100/],
+    [
+      "tx-fault",
+      { mode: "latched", resets: "2" },
+      /resets must be a whole number in 1\.\.100, got string "2"/,
+    ],
     ["tx-fault", { mode: "pulse", periodMs: 0, widthMs: 0 }, /periodMs must be a number of ms above 0/],
     ["rx-los-flap", { periodMs: Infinity }, /periodMs must be a number of ms above 0, up to 3600000/],
     ["slow-ready", { delayMs: 300_001 }, /delayMs must be a number of ms in 0\.\.300000/],
@@ -541,6 +732,7 @@ const SAMPLE_FAULTS: readonly [string, unknown][] = [
   ["power-class", { level: 3 }],
   ["tx-fault", { mode: "stuck" }],
   ["tx-fault", { mode: "pulse", periodMs: 500, widthMs: 100 }],
+  ["tx-fault", { mode: "latched", resets: 2 }],
   ["rx-los-flap", { periodMs: 400 }],
   ["slow-ready", { delayMs: 5_000 }],
   ["temperature-ramp", { targetC: 90, ratePerS: 5 }],
