@@ -163,8 +163,13 @@ export class LabBoard<M extends CageModule = CageModule> {
         } else if (event.type === "removed") {
           this.events.publish("module-removed", path, this.describe(event.module));
         } else if (isFaultEvent(event.event)) {
-          const { active, kind, params } = event.event;
-          this.events.publish(active ? "fault-set" : "fault-cleared", path, { kind, params });
+          const { active, kind, params, reason } = event.event;
+          // reason: the module took the fault out itself (a latched TX_FAULT the host reset).
+          this.events.publish(active ? "fault-set" : "fault-cleared", path, {
+            kind,
+            params,
+            ...(typeof reason === "string" ? { reason } : {}),
+          });
         } else if (event.event && typeof event.event === "object") {
           const { type, ...rest } = event.event as { type?: string };
           this.events.publish(
@@ -192,6 +197,6 @@ export class LabBoard<M extends CageModule = CageModule> {
 /** A module's fault set or cleared (src/sfp/module.ts ModuleEvent "fault"). */
 function isFaultEvent(
   event: unknown,
-): event is { type: "fault"; active: boolean; kind: string; params: unknown } {
+): event is { type: "fault"; active: boolean; kind: string; params: unknown; reason?: unknown } {
   return typeof event === "object" && event !== null && (event as { type?: unknown }).type === "fault";
 }

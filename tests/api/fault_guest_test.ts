@@ -4,6 +4,7 @@
 // ticker; waits end on what the guest observes, bounded by generous deadlines.
 import assert from "node:assert/strict";
 import { cageI2cLocation, cageLineIndex } from "../../src/board/board.ts";
+import { ApiClient } from "../../src/cli/api-client.ts";
 import { checkChecksums } from "../../src/sfp/checksum.ts";
 import { bitField, numberField, readBit, readField, readInteger } from "../../src/sfp/codec.ts";
 import { field, I2C_ADDRESS } from "../../src/sfp/field-map.ts";
@@ -256,4 +257,69 @@ Deno.test("guest: noise makes Rx power read differently from sample to sample; a
     "Rx power drifting down",
     async () => ((await rxPower()) < steady / 2 ? true : undefined),
   );
+});
+
+Deno.test("guest: a latched TX_FAULT stays up until the guest pulses TX_DISABLE; then it is gone, and fault-cleared says why", async () => {
+  await using lab = await LabFixture.start();
+  const client = new ApiClient((await lab.serve()).slice("http://".length));
+  const { i2c, gpio } = await guestOn(lab, 1);
+  const txFault = cageLineIndex(1, "tx-fault");
+  const txDisable = cageLineIndex(1, "tx-disable");
+  assert.ok(await gpio.setIrqType(txFault, GpioIrqType.EDGE_BOTH));
+  gpio.unmask(txFault);
+  const since = lab.lab.events.lastSeq;
+  assert.deepEqual(
+    await client.request("PUT", `${CAGE}/1/module/faults/tx-fault`, { mode: "latched" }),
+    { kind: "tx-fault", params: { mode: "latched", resets: 1 } },
+  );
+  assert.deepEqual(await gpio.waitForInterrupts(1), [validInterrupt(txFault)]);
+  assert.equal(await gpio.getValue(txFault), 1);
+  // The guest enables the laser: TX_DISABLE was high (the module's pull-up) before the fault, so
+  // this ends no reset pulse.
+  assert.ok(await gpio.directionOutput(txDisable, 0));
+  assert.equal(await gpio.getValue(txFault), 1);
+  // Linux's sfp_module_tx_fault_reset(): TX_DISABLE high, then low again.
+  gpio.unmask(txFault);
+  assert.ok(await gpio.setValue(txDisable, 1));
+  assert.equal(await gpio.getValue(txFault), 1, "still high while TX_DISABLE is");
+  assert.ok(await gpio.setValue(txDisable, 0));
+  assert.deepEqual(await gpio.waitForInterrupts(1), [validInterrupt(txFault)]);
+  assert.equal(await gpio.getValue(txFault), 0);
+  assert.equal(readBit((await i2c.readAt(A2, 0, 128))!, STATUS_CONTROL, "txFault"), false, "A2h 110 bit 2");
+  const module = await client.request("GET", `${CAGE}/1/module`) as { faults: unknown[] };
+  assert.deepEqual(module.faults, []);
+
+  // What a client of the event stream sees (replayed from before the PUT), without the Tx bias
+  // and power flags a disabled laser raises and clears. The GPIO line's change is told as soon as
+  // the board reads it, while the module is still telling what led to it.
+  const abort = new AbortController();
+  const seen: Record<string, unknown>[] = [];
+  for await (const message of client.events({ since, signal: abort.signal })) {
+    if (message.event === "hello" || message.event === "module-flag") continue;
+    const { seq: _seq, time: _time, path, ...event } = JSON.parse(message.data);
+    assert.equal(path, "olt1/lt1/1");
+    seen.push(event);
+    if (event.type === "module-txFault" && event.level === false) break;
+  }
+  abort.abort();
+  const latched = { kind: "tx-fault", params: { mode: "latched", resets: 1 } };
+  const txDisableEvent = (asserted: boolean) => ({
+    type: "module-txDisable",
+    source: "pin",
+    asserted,
+    txDisabled: asserted,
+  });
+  assert.deepEqual(seen, [
+    { type: "signal-changed", signal: "tx-fault", level: 1 },
+    { type: "fault-set", ...latched },
+    { type: "module-txFault", level: true },
+    txDisableEvent(false),
+    { type: "host-signal-changed", signal: "tx-disable", level: 0 },
+    txDisableEvent(true),
+    { type: "host-signal-changed", signal: "tx-disable", level: 1 },
+    { type: "signal-changed", signal: "tx-fault", level: 0 },
+    txDisableEvent(false),
+    { type: "fault-cleared", ...latched, reason: "reset by host TX_DISABLE pulse" },
+    { type: "module-txFault", level: false },
+  ]);
 });

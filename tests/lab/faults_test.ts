@@ -3,6 +3,7 @@
 // cage the same random behaviour.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { cageLineIndex } from "../../src/board/board.ts";
 import { LabError } from "../../src/lab/errors.ts";
 import { moduleSeed } from "../../src/lab/seed.ts";
 import { STATE_FILE_NAME } from "../../src/store/state-file.ts";
@@ -219,4 +220,46 @@ Deno.test("a state file of schema 1 (before faults) is upgraded in place and its
     const row = upgraded.prepare("SELECT faults FROM cage WHERE board = 'lt1' AND cage = 2").get();
     upgraded.close();
     assert.deepEqual(JSON.parse(String(row?.faults)), { "power-class": { level: 3 } });
+  }));
+
+Deno.test("a latched TX_FAULT the host resets is fault-cleared with the reason, and a restart does not bring it back", () =>
+  withDir(async (dir) => {
+    {
+      await using lab = await LabFixture.start({ dir });
+      const gpio = lab.lab.board("olt1", "lt1").planes.gpio;
+      const txDisable = (cage: number) => cageLineIndex(cage, "tx-disable");
+      // Cage 2 gets a module with the fault while no host drives TX_DISABLE (the pull-up holds it high).
+      lab.lab.plug("olt1", "lt1", 2, { profile: "sfp-10gbase-lr", overrides: {} }, {
+        "tx-fault": { mode: "latched" },
+      });
+      lab.lab.setFault("olt1", "lt1", 1, "tx-fault", { mode: "latched", resets: 1 });
+      const seq = lab.lab.events.lastSeq;
+      // The host takes TX_DISABLE low: it was high before either fault, so no pulse ends.
+      for (const cage of [1, 2]) assert.ok(gpio.setValue(txDisable(cage), false));
+      for (const cage of [1, 2]) assert.ok(gpio.setDirection(txDisable(cage), "out"));
+      assert.equal(lab.lab.module("olt1", "lt1", 1).txFault, true);
+      assert.equal(lab.lab.module("olt1", "lt1", 2).txFault, true, "the level at insertion is no pulse");
+      // Cage 1's reset pulse, as Linux's sfp_module_tx_fault_reset() gives it.
+      assert.ok(gpio.setValue(txDisable(1), true) && gpio.setValue(txDisable(1), false));
+      assert.equal(gpio.level(cageLineIndex(1, "tx-fault")), false);
+      const cleared = lab.events.filter((e) => e.seq > seq && e.type === "fault-cleared");
+      assert.deepEqual(cleared.map(({ path, kind, params, reason }) => ({ path, kind, params, reason })), [{
+        path: "olt1/lt1/1",
+        kind: "tx-fault",
+        params: { mode: "latched", resets: 1 },
+        reason: "reset by host TX_DISABLE pulse",
+      }]);
+      assert.equal(lab.lab.cageState("olt1", "lt1", 1).faults, undefined);
+      assert.throws(() => lab.lab.clearFault("olt1", "lt1", 1, "tx-fault"), /has no tx-fault fault/);
+    }
+    await using lab = await LabFixture.start({ dir });
+    assert.deepEqual(lab.lab.module("olt1", "lt1", 1).faults(), [], "spent: not restored");
+    assert.equal(lab.lab.module("olt1", "lt1", 1).txFault, false);
+    // The unspent one is restored, and the host's TX_DISABLE level at the restart is no pulse either.
+    const restored = lab.lab.module("olt1", "lt1", 2);
+    assert.deepEqual(restored.faults(), [{ kind: "tx-fault", params: { mode: "latched", resets: 1 } }]);
+    const gpio = lab.lab.board("olt1", "lt1").planes.gpio;
+    assert.ok(gpio.setValue(cageLineIndex(2, "tx-disable"), false));
+    assert.ok(gpio.setDirection(cageLineIndex(2, "tx-disable"), "out"));
+    assert.equal(restored.txFault, true);
   }));
