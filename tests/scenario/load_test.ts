@@ -110,7 +110,7 @@ steps:
 `),
     [
       's.yaml:4:40: steps[0].plug.profile: unknown module profile "sfp-gpon-olt-cplsu"; did you mean ' +
-      '"sfp-gpon-olt-cplus"? known: sfp-1000base-lx, sfp-10g-dac-passive-3m, sfp-10gbase-lr, sfp-10gbase-sr, ' +
+      '"sfp-gpon-olt-cplus"? known: sfp-1000base-lx, sfp-1000base-t, sfp-10g-dac-passive-3m, sfp-10gbase-lr, sfp-10gbase-sr, ' +
       "sfp-gpon-olt-bplus, sfp-gpon-olt-cplus, sfp28-25gbase-sr, sfpp-xgspon-olt-n1",
       "s.yaml:5:9: steps[1].at: at 2s is before the at 3s of a step before it; steps run in the order written",
       's.yaml:6:71: steps[1].fault.params.periodMs: fault "rx-los-flap": periodMs must be a number of ms above 0, ' +
