@@ -133,10 +133,8 @@ export class BoardPlanes<M extends CageModule = CageModule> {
         refresh();
       },
       disconnected: refresh,
-    });
-    // The module moved one of its outputs (RX_LOS, TX_FAULT).
-    cage.onChange((event) => {
-      if (event.type === "module") refresh();
+      // The module may have moved one of its outputs (RX_LOS, TX_FAULT).
+      changed: refresh,
     });
   }
 }

@@ -30,6 +30,11 @@ export type CageEvent<M extends CageModule = CageModule> =
 export interface CageWiring<M extends CageModule = CageModule> {
   connected(module: M): void;
   disconnected(module: M): void;
+  /**
+   * The module told of a change (an output pin, a fault, a flag). Called after the cage's
+   * listeners heard of it, so that what the change does to the pins is told after its cause.
+   */
+  changed(module: M): void;
 }
 
 export class CageOccupiedError extends Error {
@@ -59,7 +64,13 @@ export class Cage<M extends CageModule = CageModule> implements I2cTarget {
   plug(module: M): void {
     if (this.#module) throw new CageOccupiedError(`cage ${this.id} already holds a module`);
     this.#module = module;
-    this.#unsubscribe = module.onChange((event) => this.#emit({ type: "module", cage: this, module, event }));
+    this.#unsubscribe = module.onChange((event) => {
+      try {
+        this.#emit({ type: "module", cage: this, module, event });
+      } finally {
+        this.#wiring?.changed(module);
+      }
+    });
     try {
       this.#emit({ type: "inserted", cage: this, module });
     } finally {

@@ -103,7 +103,8 @@ export class GpioBank implements GpioController {
     const level = this.level(line);
     if (level === state.level) return;
     state.level = level;
-    state.drive?.(level);
+    // Listeners first: a line the host drives is told before what it does to the module.
     for (const listener of this.#listeners) listener(line, level);
+    state.drive?.(level);
   }
 }

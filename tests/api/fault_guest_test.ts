@@ -290,8 +290,8 @@ Deno.test("guest: a latched TX_FAULT stays up until the guest pulses TX_DISABLE;
   assert.deepEqual(module.faults, []);
 
   // What a client of the event stream sees (replayed from before the PUT), without the Tx bias
-  // and power flags a disabled laser raises and clears. The GPIO line's change is told as soon as
-  // the board reads it, while the module is still telling what led to it.
+  // and power flags a disabled laser raises and clears: each cause before its effect (the host's
+  // line, then the module's reaction, then the module's pin).
   const abort = new AbortController();
   const seen: Record<string, unknown>[] = [];
   for await (const message of client.events({ since, signal: abort.signal })) {
@@ -310,15 +310,16 @@ Deno.test("guest: a latched TX_FAULT stays up until the guest pulses TX_DISABLE;
     txDisabled: asserted,
   });
   assert.deepEqual(seen, [
-    { type: "signal-changed", signal: "tx-fault", level: 1 },
     { type: "fault-set", ...latched },
+    { type: "signal-changed", signal: "tx-fault", level: 1 },
     { type: "module-txFault", level: true },
-    txDisableEvent(false),
     { type: "host-signal-changed", signal: "tx-disable", level: 0 },
-    txDisableEvent(true),
-    { type: "host-signal-changed", signal: "tx-disable", level: 1 },
-    { type: "signal-changed", signal: "tx-fault", level: 0 },
     txDisableEvent(false),
+    { type: "host-signal-changed", signal: "tx-disable", level: 1 },
+    txDisableEvent(true),
+    { type: "host-signal-changed", signal: "tx-disable", level: 0 },
+    txDisableEvent(false),
+    { type: "signal-changed", signal: "tx-fault", level: 0 },
     { type: "fault-cleared", ...latched, reason: "reset by host TX_DISABLE pulse" },
     { type: "module-txFault", level: false },
   ]);
