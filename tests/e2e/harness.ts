@@ -2,7 +2,7 @@
 // `sfpemu vm-config` run as a user runs it, and the API shapes the tests read.
 import * as path from "node:path";
 import { Emulator, sfpemuBinary } from "./emulator.ts";
-import { deadline, E2E_DIR, machineArgs, qemuBinary } from "./qemu.ts";
+import { type Aarch64Machine, deadline, E2E_DIR, machineArgs, qemuBinary } from "./qemu.ts";
 
 /** The tier's board: olt1/lt1, 10 cages, modules in cages 1, 2 and 9. */
 export const TOPOLOGY = path.join(E2E_DIR, "board.yaml");
@@ -154,29 +154,42 @@ export async function runHost(cmd: string, args: string[], stdin?: Uint8Array): 
 /** The aarch64 guests' RAM, for the dump and for vm-config's backend alike. */
 export const AARCH64_MEMORY = "256M";
 
+export interface BoardTreeOptions {
+  /** Default virt. */
+  machine?: Aarch64Machine;
+  /** The guest's RAM (default AARCH64_MEMORY). */
+  memory?: string;
+  /** vm-config --mac CAGE=NODE arguments. */
+  macs?: string[];
+}
+
 /**
- * What a user does for an aarch64 board VM: dump QEMU's own virt tree (the machine the guests
- * boot, without vm-config's arguments), then `sfpemu vm-config --base-dtb --dtb-out`. Files are
- * `<stem>-virt.dtb` and `<stem>.dtb` in workDir; `args` end with `-dtb <stem>.dtb`.
+ * What a user does for an aarch64 board VM: dump QEMU's own tree of the machine (the machine the
+ * guests boot, without vm-config's arguments), then `sfpemu vm-config --base-dtb --dtb-out`. Files
+ * are `<stem>-<machine>.dtb` and `<stem>.dtb` in workDir; `args` end with `-dtb <stem>.dtb`.
  */
 export async function aarch64BoardTree(
   workDir: string,
   stem: string,
   stateDir: string,
+  o: BoardTreeOptions = {},
 ): Promise<{ args: string[]; baseDtb: string; dtb: string }> {
-  const baseDtb = path.join(workDir, `${stem}-virt.dtb`);
+  const machine = o.machine ?? "virt";
+  const memory = o.memory ?? AARCH64_MEMORY;
+  const baseDtb = path.join(workDir, `${stem}-${machine}.dtb`);
   const dtb = path.join(workDir, `${stem}.dtb`);
   await runHost(qemuBinary("aarch64"), [
-    ...machineArgs("aarch64", 256, 1, false),
+    ...machineArgs("aarch64", 256, 1, false, machine),
     "-m",
-    AARCH64_MEMORY,
+    memory,
     "-machine",
     `dumpdtb=${baseDtb}`,
   ]);
   const out = await vmConfig([
     BOARD,
-    ...["--arch", "aarch64", "--topology", TOPOLOGY, "--state-dir", stateDir, "--memory", AARCH64_MEMORY],
+    ...["--arch", "aarch64", "--topology", TOPOLOGY, "--state-dir", stateDir, "--memory", memory],
     ...["--base-dtb", baseDtb, "--dtb-out", dtb],
+    ...(o.macs ?? []).flatMap((link) => ["--mac", link]),
   ]);
   await Deno.writeTextFile(path.join(workDir, `${stem}-vm-config.txt`), out);
   return { args: out.trim().split("\n"), baseDtb, dtb };
@@ -214,11 +227,17 @@ export function guestFile(lines: string[], name: string): string[] {
   return lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
 }
 
+/** The lines of a debugfs sfp state file (e2e_file) as KEY -> VALUE. */
+export function debugfsState(lines: string[]): Record<string, string> {
+  return Object.fromEntries(lines.map((l) => l.split(": ")).map(([k, ...v]) => [k, v.join(": ")]));
+}
+
 /**
  * Guest shell functions for the sfp driver's files (builtins only, so e2e_wait can poll them):
  * `hwmon_of NAME` sets HW to the hwmon directory named NAME (the driver names them after the cage
  * node: sfp1, sfp2, ...); `state_is CAGE KEY VALUE` is true when /sys/kernel/debug/sfpCAGE/state
- * has the line "KEY: VALUE".
+ * has the line "KEY: VALUE"; `wait_state KEY CAGE FIELD VALUE SECONDS` waits for that and prints
+ * "E2E: KEY=VALUE", or "E2E: KEY=timeout".
  */
 export const SFP_GUEST_FUNCTIONS = `
 hwmon_of() {
@@ -234,4 +253,50 @@ state_is() {
   while IFS= read -r l; do [ "$l" = "$2: $3" ] && return 0; done <"/sys/kernel/debug/sfp$1/state"
   return 1
 }
+wait_state() {
+  if e2e_wait "$5" state_is "$2" "$3" "$4"; then e2e "$1" "$4"; else e2e "$1" timeout; fi
+}
 `;
+
+/** One event of the API's stream (GET /events), as JSON. */
+export interface ApiEvent {
+  seq: number;
+  type: string;
+  path: string;
+  [key: string]: unknown;
+}
+
+/**
+ * The events the emulator has kept with seq > since, up to the newest at the time of the call:
+ * reads GET /events?since=N (server-sent events) until the seq its "hello" announced, then hangs up.
+ */
+export async function pastEvents(emulator: Emulator, since = 0): Promise<ApiEvent[]> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), deadline(30_000));
+  try {
+    const response = await fetch(`${emulator.api}/events?since=${since}`, { signal: abort.signal });
+    if (!response.ok || !response.body) throw new Error(`GET /events: HTTP ${response.status}`);
+    const events: ApiEvent[] = [];
+    let last: number | undefined;
+    let pending = "";
+    for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      let end: number;
+      while ((end = pending.indexOf("\n\n")) >= 0) {
+        const block = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        const type = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (!type || data === undefined) continue;
+        const json = JSON.parse(data);
+        if (type === "hello") last = json.lastEvent;
+        else events.push(json as ApiEvent);
+        if (last !== undefined && (last <= since || events.at(-1)?.seq === last)) return events;
+      }
+    }
+    throw new Error("GET /events ended before the announced last event");
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}

@@ -145,7 +145,8 @@ cache_complete() {
     "x86_64/modules/lib/modules/$KVER_X86/updates/sfpemu/gpio-virtio.ko" \
     "x86_64/modules/lib/modules/$KVER_X86/updates/sfpemu/i2c-mux-pca954x.ko" \
     "aarch64/modules/lib/modules/$KVER_ARM/updates/sfpemu/i2c-virtio.ko" \
-    "aarch64/modules/lib/modules/$KVER_ARM/updates/sfpemu/gpio-virtio.ko"; do
+    "aarch64/modules/lib/modules/$KVER_ARM/updates/sfpemu/gpio-virtio.ko" \
+    "aarch64/modules/lib/modules/$KVER_ARM/kernel/drivers/net/ethernet/cadence/macb.ko"; do
     [ -s "$CACHE_DIR/$f" ] || { log "cache incomplete: $f missing"; return 1; }
   done
 }
@@ -218,13 +219,25 @@ PRUNE=(sound fs net drivers/gpu drivers/media drivers/infiniband drivers/scsi dr
   drivers/iio drivers/md drivers/hid drivers/bluetooth drivers/isdn drivers/target drivers/input drivers/mtd
   drivers/video drivers/ata drivers/nvme drivers/block drivers/crypto drivers/net/ethernet
   drivers/net/wireless drivers/net/can drivers/net/usb drivers/net/dsa)
+# The one NIC driver kept, for aarch64: Cadence GEM (macb), the MAC of QEMU's xlnx-versal-virt,
+# which the tier wires to a cage as its phylink upstream (aarch64_tx_fault_e2e.ts).
+KEEP_ETHERNET_AARCH64=cadence
 unpack_kernel() { # arch kver deb kernel-name
-  local arch=$1 kver=$2 debf=$3 kname=$4 x="$BUILD/$1/pkg" p excl=()
+  local arch=$1 kver=$2 debf=$3 kname=$4 x="$BUILD/$1/pkg" p excl=() keep=
+  [ "$arch" = aarch64 ] && keep=$KEEP_ETHERNET_AARCH64
   log "$arch: unpacking boot/ and lib/modules/ (pruned) from $(basename "$debf")"
-  for p in "${PRUNE[@]}"; do excl+=(--exclude="./lib/modules/$kver/kernel/$p"); done
+  for p in "${PRUNE[@]}"; do
+    # tar cannot exclude a directory but one of its subdirectories: take it whole, prune below.
+    [ -n "$keep" ] && [ "$p" = drivers/net/ethernet ] && continue
+    excl+=(--exclude="./lib/modules/$kver/kernel/$p")
+  done
   mkdir -p "$x"
   dpkg-deb --fsys-tarfile "$debf" | tar -x -C "$x" --wildcards "${excl[@]}" ./boot ./lib/modules \
     || die "$arch: cannot unpack $(basename "$debf")"
+  if [ -n "$keep" ]; then
+    find "$x/lib/modules/$kver/kernel/drivers/net/ethernet" -mindepth 1 -maxdepth 1 ! -name "$keep" \
+      -exec rm -rf {} +
+  fi
   [ -f "$x/boot/vmlinuz-$kver" ] || die "$arch: boot/vmlinuz-$kver not in $(basename "$debf")"
   [ -d "$x/lib/modules/$kver" ] || die "$arch: lib/modules/$kver not in $(basename "$debf")"
   mv "$x/boot/vmlinuz-$kver" "$BUILD/$arch/$kname"
@@ -318,6 +331,8 @@ for pair in "x86_64 $KVER_X86" "aarch64 $KVER_ARM"; do
   modprobe -d "$BUILD/$1/modules" -S "$2" --show-depends i2c-virtio >/dev/null \
     || die "$1: modprobe cannot resolve i2c-virtio in the new tree"
 done
+modprobe -d "$BUILD/aarch64/modules" -S "$KVER_ARM" --show-depends macb >/dev/null \
+  || die "aarch64: modprobe cannot resolve macb in the new tree"
 
 # --- swap into place; the stamp goes last ---------------------------------------------------------
 rm -rf "$BUILD/debs" "$SCRATCH"

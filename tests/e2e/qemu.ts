@@ -10,6 +10,12 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export type Arch = "x86_64" | "aarch64";
+/**
+ * The aarch64 machines of the tier: `virt` (virtio-mmio, no Ethernet MAC in the tree), and
+ * `xlnx-versal-virt` (8 virtio-mmio transports and two Cadence GEMs, whose Linux driver, macb,
+ * uses phylink: wired to a cage, a GEM is the cage's upstream). Versal fixes its own CPUs.
+ */
+export type Aarch64Machine = "virt" | "xlnx-versal-virt";
 
 export const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(E2E_DIR, "..", "..");
@@ -135,6 +141,8 @@ export interface MachineOptions {
   sharedMemory?: boolean;
   /** Extra QEMU arguments: -chardev/-device lists, -global, ... */
   extraArgs?: string[];
+  /** aarch64 only (default virt). */
+  machine?: Aarch64Machine;
 }
 
 export function qemuBinary(arch: Arch): string {
@@ -147,11 +155,27 @@ export function qemuBinary(arch: Arch): string {
  * sharedMemory=false leaves out the memory and the virtio-mmio -global: `sfpemu vm-config`'s
  * arguments bring them (the board tests boot exactly "a user's line + vm-config's output").
  */
-export function machineArgs(arch: Arch, memMiB = 256, smp = 1, sharedMemory = true): string[] {
+export function machineArgs(
+  arch: Arch,
+  memMiB = 256,
+  smp = 1,
+  sharedMemory = true,
+  machine: Aarch64Machine = "virt",
+): string[] {
   const mem = sharedMemory
     ? [`-object`, `memory-backend-memfd,id=mem,size=${memMiB}M,share=on`, "-m", `${memMiB}M`]
     : [];
-  const common = ["-smp", String(smp), "-nodefaults", "-no-user-config", "-display", "none"];
+  const common = ["-nodefaults", "-no-user-config", "-display", "none"];
+  if (arch === "aarch64" && machine === "xlnx-versal-virt") {
+    return [
+      "-machine",
+      sharedMemory ? "xlnx-versal-virt,accel=tcg,memory-backend=mem" : "xlnx-versal-virt,accel=tcg",
+      ...mem,
+      ...(sharedMemory ? ["-global", "virtio-mmio.force-legacy=false"] : []),
+      ...common,
+    ];
+  }
+  common.unshift("-smp", String(smp));
   if (arch === "x86_64") {
     return [
       "-machine",
@@ -180,7 +204,7 @@ export function qemuCommand(o: MachineOptions): { binary: string; args: string[]
   const console = o.arch === "x86_64" ? "ttyS0" : "ttyAMA0";
   const append = `console=${console} panic=-1 ${o.append ?? ""}`.trim();
   const args = [
-    ...machineArgs(o.arch, o.memMiB, o.smp, o.sharedMemory),
+    ...machineArgs(o.arch, o.memMiB, o.smp, o.sharedMemory, o.machine),
     "-no-reboot", // a panic (panic=-1) or a reboot ends QEMU
     "-serial",
     "stdio",
@@ -467,6 +491,8 @@ export interface GuestRunOptions {
   /** See MachineOptions.sharedMemory. */
   sharedMemory?: boolean;
   extraArgs?: string[];
+  /** aarch64 only (default virt). */
+  machine?: Aarch64Machine;
   /** Deadline for the E2E-END marker, from spawn (default 180 s, scaled). */
   timeoutMs?: number;
   /** Called once QEMU runs, before waiting: drive the backend from here. */
@@ -508,6 +534,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
     smp: o.smp,
     sharedMemory: o.sharedMemory,
     extraArgs: o.extraArgs,
+    machine: o.machine,
   });
   const logFile = path.join(o.workDir, `${name}.log`);
   await using vm = Qemu.start(binary, args, { logFile });
