@@ -10,13 +10,13 @@ import { streamSSE } from "hono/streaming";
 import { LabError } from "../lab/errors.ts";
 import type { Lab, LabModule } from "../lab/lab.ts";
 import type { LabEvent } from "../lab/events.ts";
+import { parseDiagnosticsPatch, ShapeError } from "../lab/module-spec.ts";
 import { describeFaultKinds } from "../sfp/faults.ts";
 import {
   BodyError,
   knownFaultKind,
   parseBoardInsert,
   parseBoardPatch,
-  parseDiagnosticsPatch,
   parseFault,
   parsePlugRequest,
   parseSignalsPatch,
@@ -84,6 +84,7 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
     if (error instanceof BodyError) {
       return errorResponse(c, error.status, error.code, error.message, error.path);
     }
+    if (error instanceof ShapeError) return errorResponse(c, 422, "invalid", error.message, error.path);
     // Middleware refusals (the bearer token) carry their own response.
     if (error instanceof HTTPException) return error.getResponse();
     return errorResponse(c, 500, "internal", `internal error: ${error.message}`);

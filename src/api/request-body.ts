@@ -1,9 +1,14 @@
 // Validation of request bodies at the edge: an API caller is untrusted, so every body is checked
-// for shape and type here and refused with a precise error (which key, what was expected).
+// for shape and type here and refused with a precise error (which key, what was expected): a
+// BodyError, or a ShapeError from the parsing the API shares with the store (src/lab/module-spec.ts).
 import type { Context } from "hono";
 import { BOARD_TEMPERATURE_RANGE_C, type FaultSettings } from "../lab/lab.ts";
+import { jsonObject, onlyKeys, parseModuleSpec } from "../lab/module-spec.ts";
 import { checkFault, checkFaultKind, type Fault, FaultError, type FaultKind } from "../sfp/faults.ts";
 import type { ModuleSpec } from "../topology/model.ts";
+
+// Where the CLI and the scenario schema have always found them.
+export { DIAGNOSTIC_KEYS, OVERRIDE_KEYS } from "../lab/module-spec.ts";
 
 export class BodyError extends Error {
   override name = "BodyError";
@@ -42,82 +47,6 @@ function parseBody(text: string, path: string): unknown {
   }
 }
 
-function object(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new BodyError(422, "invalid", `${where} must be a JSON object`, where);
-  }
-  return value as Record<string, unknown>;
-}
-
-function onlyKeys(body: Record<string, unknown>, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(body)) {
-    if (!allowed.includes(key)) {
-      throw new BodyError(
-        422,
-        "invalid",
-        `unknown key "${key}" in ${where}; allowed: ${allowed.join(", ")}`,
-        `${where}.${key}`,
-      );
-    }
-  }
-}
-
-export const DIAGNOSTIC_KEYS = ["temperatureC", "vccV", "txBiasMa", "txPowerDbm", "rxPowerDbm"] as const;
-export type DiagnosticKey = (typeof DIAGNOSTIC_KEYS)[number];
-export const OVERRIDE_KEYS = [
-  "vendorName",
-  "vendorPn",
-  "vendorRev",
-  "vendorSn",
-  "dateCode",
-  "vendorOui",
-] as const;
-
-export function parseDiagnosticsPatch(
-  value: unknown,
-  where = "body",
-): Partial<Record<DiagnosticKey, number>> {
-  const body = object(value, where);
-  onlyKeys(body, DIAGNOSTIC_KEYS, where);
-  const patch: Partial<Record<DiagnosticKey, number>> = {};
-  for (const [key, v] of Object.entries(body)) {
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new BodyError(422, "invalid", `${key} must be a finite number`, `${where}.${key}`);
-    }
-    patch[key as DiagnosticKey] = v;
-  }
-  return patch;
-}
-
-/**
- * `{ profile, ...overrides, diagnostics? }`: a module in the state file, and a PUT .../module body
- * (which may also hold `otherKeys`, for its caller to read).
- */
-export function parseModuleSpec(
-  value: unknown,
-  where = "body",
-  otherKeys: readonly string[] = [],
-): ModuleSpec {
-  const body = object(value, where);
-  onlyKeys(body, ["profile", ...OVERRIDE_KEYS, "diagnostics", ...otherKeys], where);
-  if (typeof body.profile !== "string" || !body.profile) {
-    throw new BodyError(422, "invalid", `"profile" (a catalog profile id) is required`, `${where}.profile`);
-  }
-  const overrides: Record<string, string> = {};
-  for (const key of OVERRIDE_KEYS) {
-    if (body[key] === undefined) continue;
-    if (typeof body[key] !== "string") {
-      throw new BodyError(422, "invalid", `${key} must be a string`, `${where}.${key}`);
-    }
-    overrides[key] = body[key] as string;
-  }
-  const spec: ModuleSpec = { profile: body.profile, overrides };
-  if (body.diagnostics !== undefined) {
-    spec.diagnostics = parseDiagnosticsPatch(body.diagnostics, `${where}.diagnostics`);
-  }
-  return spec;
-}
-
 /** A PUT .../module body: the module, and the faults it has from the moment it is plugged. */
 export function parsePlugRequest(value: unknown): { spec: ModuleSpec; faults: FaultSettings } {
   const spec = parseModuleSpec(value, "body", ["faults"]);
@@ -127,7 +56,7 @@ export function parsePlugRequest(value: unknown): { spec: ModuleSpec; faults: Fa
 
 /** `{ kind: params, ... }`: every kind known and every fault's parameters checked. */
 export function parseFaultSettings(value: unknown, where: string): FaultSettings {
-  const body = object(value, where);
+  const body = jsonObject(value, where);
   const settings: FaultSettings = {};
   for (const [kind, params] of Object.entries(body)) {
     const fault = faultAt(`${where}.${kind}`, () => checkFault(kind, params));
@@ -162,17 +91,8 @@ export function knownFaultKind(text: string): { kind: FaultKind } | { problem: s
   }
 }
 
-/** The inverse of parseModuleSpec. */
-export function moduleSpecJson(spec: ModuleSpec): Record<string, unknown> {
-  return {
-    profile: spec.profile,
-    ...spec.overrides,
-    ...(spec.diagnostics === undefined ? {} : { diagnostics: spec.diagnostics }),
-  };
-}
-
 export function parseSignalsPatch(value: unknown): Partial<Record<"rxLos" | "txFault", boolean | null>> {
-  const body = object(value, "body");
+  const body = jsonObject(value, "body");
   onlyKeys(body, ["rxLos", "txFault"], "body");
   for (const [key, v] of Object.entries(body)) {
     if (v !== true && v !== false && v !== null) {
@@ -183,7 +103,7 @@ export function parseSignalsPatch(value: unknown): Partial<Record<"rxLos" | "txF
 }
 
 export function parseBoardInsert(value: unknown): { kind?: string } {
-  const body = object(value, "body");
+  const body = jsonObject(value, "body");
   onlyKeys(body, ["kind"], "body");
   if (body.kind !== undefined && typeof body.kind !== "string") {
     throw new BodyError(422, "invalid", "kind must be a string", "body.kind");
@@ -193,7 +113,7 @@ export function parseBoardInsert(value: unknown): { kind?: string } {
 
 /** PATCH .../boards/{board}: `{ temperatureC }`, what the board's temperature sensor reads. */
 export function parseBoardPatch(value: unknown): { temperatureC: number } {
-  const body = object(value, "body");
+  const body = jsonObject(value, "body");
   onlyKeys(body, ["temperatureC"], "body");
   const { temperatureC } = body;
   if (temperatureC === undefined) {

@@ -15,8 +15,8 @@
 // newer schema, a damaged image) is refused with a message naming it and never modified; a row
 // that does not make sense is reported and ignored.
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { BodyError, moduleSpecJson, parseModuleSpec } from "../api/request-body.ts";
 import type { BoardState, CageState, FaultSettings, ForcedSignals, LabState } from "../lab/lab.ts";
+import { moduleSpecJson, parseModuleSpec, ShapeError } from "../lab/module-spec.ts";
 
 export const STATE_FILE_NAME = "sfpemu-state.db";
 
@@ -423,7 +423,7 @@ function cageOfRow(row: Row): CageState {
   try {
     module = parseModuleSpec(json, "module");
   } catch (error) {
-    if (error instanceof BodyError) throw new Error(`${error.path}: ${error.message}`);
+    if (error instanceof ShapeError) throw new Error(`${error.path}: ${error.message}`);
     throw error;
   }
   if (row.user_eeprom !== null && !(row.user_eeprom instanceof Uint8Array)) {
