@@ -9,7 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { LabError } from "../lab/errors.ts";
 import type { Lab, LabModule } from "../lab/lab.ts";
-import type { LabEvent } from "../lab/events.ts";
+import type { EventBus, LabEvent } from "../lab/events.ts";
 import { parseDiagnosticsPatch, ShapeError } from "../lab/module-spec.ts";
 import { describeFaultKinds } from "../sfp/faults.ts";
 import {
@@ -63,6 +63,19 @@ function errorResponse(
   path?: string,
 ) {
   return c.json({ error: { code, message, path: path ?? c.req.path } }, status);
+}
+
+/**
+ * The stream's first message: the last event's number, the oldest the history still keeps, and,
+ * for a client resuming after `since`, which numbers it will not be given: those of an earlier run
+ * (the history is in memory; see the emulator-started event) or older than the history's 1000.
+ */
+function helloData(events: EventBus, since: number | undefined) {
+  const { lastSeq: lastEvent, firstKept } = events;
+  const missed = since !== undefined && since + 1 < firstKept
+    ? { after: since, before: firstKept }
+    : undefined;
+  return { lastEvent, firstKept, ...(missed ? { missed } : {}) };
 }
 
 function cageNumber(text: string): number {
@@ -236,9 +249,13 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
   });
 
   app.get("/events", (c) => {
-    const since = Number(c.req.query("since") ?? c.req.header("Last-Event-ID") ?? NaN);
+    const given = Number(c.req.query("since") ?? c.req.header("Last-Event-ID") ?? NaN);
+    // A number above the last one was not handed out by this emulator (its state directory was
+    // started afresh since): the client gets all that is kept, as it would for 0.
+    const since = given > lab.events.lastSeq ? 0 : given;
     return streamSSE(c, async (stream) => {
       const queue: LabEvent[] = Number.isFinite(since) ? lab.events.since(since) : [];
+      const hello = helloData(lab.events, Number.isFinite(since) ? since : undefined);
       let wake: (() => void) | undefined;
       let overflowed = false;
       const unsubscribe = lab.events.subscribe((event) => {
@@ -260,7 +277,7 @@ export function createApi<M extends LabModule>(options: ApiOptions<M>): Hono {
       stream.onAbort(close);
       options.closing?.addEventListener("abort", close);
       try {
-        await stream.writeSSE({ event: "hello", data: JSON.stringify({ lastEvent: lab.events.lastSeq }) });
+        await stream.writeSSE({ event: "hello", data: JSON.stringify(hello) });
         while (open) {
           while (queue.length && open) {
             const event = queue.shift()!;

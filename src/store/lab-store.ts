@@ -43,15 +43,27 @@ export class LabStore<M extends LabModule = LabModule> {
   readonly #changedBoards = new Set<string>();
   #saveQueued = false;
   #started = false;
+  #closed = false;
   #unsubscribe: (() => void) | undefined;
   /** A save failed: the next change saves everything, so nothing stays behind. */
   #behind = false;
 
+  /**
+   * From now on the lab's event numbers are reserved in the file before events carry them (see
+   * src/lab/events.ts), so a restart on it goes on above them.
+   */
   constructor(file: StateFile, lab: Lab<M>, options: LabStoreOptions) {
     this.#file = file;
     this.#lab = lab;
     this.#log = options.log;
     this.#delayMs = options.userEepromSaveDelayMs ?? USER_EEPROM_SAVE_DELAY_MS;
+    lab.events.keepSeqsWith((upTo) =>
+      this.#attempt(
+        `event numbers up to ${upTo}`,
+        () => file.reserveEventSeqs(upTo),
+        "event numbers not reserved; the next event tries again",
+      )
+    );
   }
 
   get file(): string {
@@ -62,7 +74,7 @@ export class LabStore<M extends LabModule = LabModule> {
   start(): void {
     if (this.#started) throw new Error("the store has already started");
     this.#started = true;
-    this.#save("the whole lab", () => this.#saveAll());
+    this.#saveEverything();
     this.#unsubscribe = this.#lab.events.subscribe((event) => this.#onEvent(event));
   }
 
@@ -72,11 +84,23 @@ export class LabStore<M extends LabModule = LabModule> {
     for (const path of [...this.#pendingEeprom.keys()]) this.#saveUserEeprom(path);
   }
 
-  /** Flushes, stops following the lab and closes the file. */
+  /**
+   * Flushes, stops following the lab, notes its last event number (a clean stop: the next run
+   * numbers on from it) and closes the file.
+   */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.flush();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    const events = this.#lab.events;
+    events.keepSeqsWith(undefined);
+    this.#attempt(
+      "the last event number",
+      () => this.#file.saveLastEventSeq(events.lastSeq),
+      "last event number not saved; the next run numbers on above what this one reserved",
+    );
     this.#file.close();
   }
 
@@ -108,7 +132,7 @@ export class LabStore<M extends LabModule = LabModule> {
     this.#changedBoards.clear();
     this.#changedCages.clear();
     if (this.#behind) {
-      this.#save("the whole lab", () => this.#saveAll());
+      this.#saveEverything();
       return;
     }
     if (boardPaths.length === 0 && cagePaths.length === 0) return;
@@ -185,19 +209,32 @@ export class LabStore<M extends LabModule = LabModule> {
     return { ...lab.boardState(olt, boardId), topologyKind };
   }
 
-  /** Runs a save; a failure (disk full, file gone) is logged and the next change saves everything. */
-  #save(what: string, work: () => void): void {
+  /**
+   * Runs a save of lab state; a failure (disk full, file gone) is logged and the next change saves
+   * everything. Whether it was saved.
+   */
+  #save(what: string, work: () => void): boolean {
+    const saved = this.#attempt(what, work, "state not saved; the next change retries with everything");
+    if (!saved) this.#behind = true;
+    return saved;
+  }
+
+  /** Saves the whole lab: what a failed save left behind is in the file again. */
+  #saveEverything(): void {
+    const wasBehind = this.#behind;
+    if (!this.#save("the whole lab", () => this.#saveAll())) return;
+    this.#behind = false;
+    if (wasBehind) this.#log.info("state saved again", { file: this.#file.file });
+  }
+
+  /** Runs work on the file; a failure is logged with `failed`. Whether it succeeded. */
+  #attempt(what: string, work: () => void, failed: string): boolean {
     try {
       work();
-      if (this.#behind) this.#log.info("state saved again", { file: this.#file.file });
-      this.#behind = false;
+      return true;
     } catch (error) {
-      this.#behind = true;
-      this.#log.error("state not saved; the next change retries with everything", {
-        file: this.#file.file,
-        what,
-        error,
-      });
+      this.#log.error(failed, { file: this.#file.file, what, error });
+      return false;
     }
   }
 }

@@ -85,9 +85,27 @@ export interface SavedState extends LabState {
   boards: Map<string, SavedBoard>;
   /** The topology the state was saved for; undefined in a new file. */
   topologyName?: string;
+  /** What earlier runs left of their event numbers. */
+  events: SavedEventSeq;
   /** Rows that were ignored, each with why. */
   problems: string[];
 }
+
+/** How an earlier run on this file numbered its events, so the next one goes on above them. */
+export interface SavedEventSeq {
+  /** No earlier event had a higher number: this run's first event gets the next one. */
+  lastSeq: number;
+  /**
+   * clean: the earlier run stopped in order and lastSeq was its last event; unclean: it was killed
+   * (or crashed) and lastSeq is what it had reserved, its last event at most; none: no earlier run
+   * numbered events here (a new file, or one of an sfpemu before schema 3).
+   */
+  previousStop: "clean" | "unclean" | "none";
+}
+
+/** Meta keys: the highest event number reserved (written ahead); the last one, at a clean stop. */
+const EVENT_SEQ_RESERVED_KEY = "event-seq-reserved";
+const EVENT_SEQ_LAST_KEY = "event-seq-last";
 
 /** The meta key of a board's temperature is this followed by the board's path. */
 const BOARD_TEMPERATURE_KEY = "board-temperature-c:";
@@ -157,10 +175,12 @@ export class StateFile {
     const state: SavedState = {
       boards: new Map(),
       cages: new Map(),
+      events: { lastSeq: 0, previousStop: "none" },
       problems: [],
     };
     const name = this.#db.prepare("SELECT value FROM meta WHERE key = 'topology'").get() as Row | undefined;
     if (typeof name?.value === "string") state.topologyName = name.value;
+    this.#loadEventSeq(state);
     for (const row of this.#db.prepare("SELECT * FROM board ORDER BY olt, board").all() as Row[]) {
       const problem = checkIds(row) ??
         (typeof row.kind !== "string" || typeof row.topology_kind !== "string"
@@ -187,6 +207,24 @@ export class StateFile {
       }
     }
     return state;
+  }
+
+  #loadEventSeq(state: SavedState): void {
+    const seqOf = (key: string): number | undefined => {
+      const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
+      if (row === undefined) return undefined;
+      if (typeof row.value === "string" && /^[0-9]{1,15}$/.test(row.value)) return Number(row.value);
+      state.problems.push(
+        `state file ${this.file}: table meta, row ${JSON.stringify(key)}: ` +
+          `${JSON.stringify(row.value)} is not an event number; the row is ignored`,
+      );
+      return undefined;
+    };
+    const reserved = seqOf(EVENT_SEQ_RESERVED_KEY);
+    const last = seqOf(EVENT_SEQ_LAST_KEY);
+    if (last !== undefined && last >= (reserved ?? 0)) {
+      state.events = { lastSeq: last, previousStop: "clean" };
+    } else if (reserved !== undefined) state.events = { lastSeq: reserved, previousStop: "unclean" };
   }
 
   #loadBoardTemperatures(state: SavedState): void {
@@ -239,6 +277,25 @@ export class StateFile {
         for (const [cagePath, cage] of cages) this.#writeCage(cagePath, cage);
       }
       for (const [path, cage] of changes.cages) this.#writeCage(path, cage);
+    });
+  }
+
+  /**
+   * Reserves event numbers up to `upTo` for this run: a restart, even after SIGKILL, goes on above
+   * them. The run is no longer stopped cleanly until saveLastEventSeq says so.
+   */
+  reserveEventSeqs(upTo: number): void {
+    this.#transaction(() => {
+      this.#statements.writeMeta.run(EVENT_SEQ_RESERVED_KEY, String(upTo));
+      this.#statements.deleteMeta.run(EVENT_SEQ_LAST_KEY);
+    });
+  }
+
+  /** At a clean stop: `seq` was the run's last event; the next run goes on right after it. */
+  saveLastEventSeq(seq: number): void {
+    this.#transaction(() => {
+      this.#statements.writeMeta.run(EVENT_SEQ_RESERVED_KEY, String(seq));
+      this.#statements.writeMeta.run(EVENT_SEQ_LAST_KEY, String(seq));
     });
   }
 

@@ -1,8 +1,10 @@
 // A lab with its state file, started the way `sfpemu run` starts it: the file opened (or refused),
-// its state reconciled with the topology (one log line per difference), the lab started from it,
-// and every change saved from then on.
+// its state reconciled with the topology (one log line per difference), the event numbering going
+// on from the earlier run's, an emulator-started event, the lab started from the state, and every
+// change saved from then on.
 import type { Logger } from "../log/logger.ts";
 import type { EventLoop } from "../native/event-loop.ts";
+import { EventBus } from "../lab/events.ts";
 import { Lab, type LabModule, type ModuleFactory } from "../lab/lab.ts";
 import type { Topology } from "../topology/model.ts";
 import { LabStore } from "./lab-store.ts";
@@ -34,8 +36,24 @@ export async function startStoredLab<M extends LabModule>(
   const { state, notes } = reconcile(saved, topology, options.knownProfiles);
   for (const note of notes) log[note.level](`state: ${note.message}`, { path: note.path });
 
-  const lab = new Lab({ topology, modules: options.modules, loop: options.loop, log, seed: options.seed });
+  // The numbering goes on above every event an earlier run on this file may have published.
+  const events = new EventBus({ after: saved.events.lastSeq });
+  const lab = new Lab({
+    topology,
+    modules: options.modules,
+    loop: options.loop,
+    log,
+    seed: options.seed,
+    events,
+  });
   const store = new LabStore(file, lab, { log, userEepromSaveDelayMs: options.userEepromSaveDelayMs });
+  // The first event of every run, before the restored modules' own: a client that resumes the
+  // stream (Last-Event-ID) learns here that the events of the earlier run it did not get are gone.
+  events.publish("emulator-started", "", {
+    restored: saved.boards.size > 0 || saved.cages.size > 0,
+    previousLastSeq: saved.events.lastSeq,
+    previousStop: saved.events.previousStop,
+  });
   try {
     lab.start(state);
   } catch (error) {

@@ -132,6 +132,43 @@ Deno.test("SSE: ?since=N replays the events after N that the lab still keeps", a
   assert.equal(late.seen[0].type, "module-inserted");
 });
 
+Deno.test("SSE: hello tells a resuming client which events it will not get", async () => {
+  await using lab = await LabFixture.start();
+  const url = await lab.serve();
+  const client = new ApiClient(url.slice("http://".length));
+  /** hello and the first event replayed after `since`. */
+  const resume = async (since: number) => {
+    const messages: Record<string, unknown>[] = [];
+    for await (const message of client.events({ since })) {
+      messages.push(JSON.parse(message.data));
+      if (messages.length === 2) break;
+    }
+    return { hello: messages[0], first: messages[1] };
+  };
+  await client.request("PUT", MODULE, { profile: "sfp-10gbase-sr" });
+  const lastSeq = lab.lab.events.lastSeq;
+
+  // A number this emulator never handed out (a client of a state directory started afresh since):
+  // everything kept is replayed, from emulator-started on.
+  const foreign = await resume(lastSeq + 500);
+  assert.deepEqual(foreign.hello, { lastEvent: lastSeq, firstKept: 1 });
+  assert.deepEqual([foreign.first.seq, foreign.first.type], [1, "emulator-started"]);
+
+  // A client further behind than the history reaches is told which numbers it missed.
+  for (let i = 0; i < 1100; i++) lab.lab.events.publish("test-tick", "");
+  const firstKept = lab.lab.events.firstKept;
+  assert.ok(firstKept > 5);
+  const behind = await resume(5);
+  assert.deepEqual(behind.hello, {
+    lastEvent: lab.lab.events.lastSeq,
+    firstKept,
+    missed: { after: 5, before: firstKept },
+  });
+  assert.equal(behind.first.seq, firstKept);
+  const upToDate = await resume(lab.lab.events.lastSeq - 1);
+  assert.deepEqual(upToDate.hello, { lastEvent: lab.lab.events.lastSeq, firstKept });
+});
+
 Deno.test("SSE: a shutting-down server ends its streams instead of waiting on them", async () => {
   await using lab = await LabFixture.start();
   const url = await lab.serve();

@@ -1,0 +1,137 @@
+// The real program stopped and started again on the same state directory: by SIGTERM (an orderly
+// stop) and by SIGKILL (nothing runs after it). What a client of the event stream sees across
+// the restarts, and that nothing a guest or an API caller did is lost. Every wait is for an event
+// or a line the program prints, up to a generous deadline.
+import assert from "node:assert/strict";
+import { ApiClient, parseEventStream } from "../../src/cli/api-client.ts";
+import { withDir } from "../lab/lab-fixture.ts";
+import { EmulatorProcess, PROCESS_DEADLINE_MS } from "./emulator-process.ts";
+
+const CAGE_2 = "/olts/olt1/boards/lt1/cages/2/module";
+
+interface Message {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** GET /events of the emulator at `api`, read in the background; `resume` as Last-Event-ID. */
+function follow(api: string, resume: { lastEventId?: number; since?: number }) {
+  const abort = new AbortController();
+  const messages: Message[] = [];
+  const headers: Record<string, string> = resume.lastEventId === undefined
+    ? {}
+    : { "Last-Event-ID": String(resume.lastEventId) };
+  const query = resume.since === undefined ? "" : `?since=${resume.since}`;
+  const reading = (async () => {
+    const response = await fetch(`http://${api}/api/v1/events${query}`, { headers, signal: abort.signal });
+    for await (const message of parseEventStream(response.body!)) {
+      messages.push({ event: message.event, data: JSON.parse(message.data) });
+    }
+  })().catch((error) => {
+    if (!abort.signal.aborted) throw error;
+  });
+  return {
+    messages,
+    /** The lab events so far (the hello left out). */
+    get events() {
+      return messages.filter((m) => m.event !== "hello").map((m) => m.data);
+    },
+    get hello() {
+      assert.equal(messages[0]?.event, "hello", "the stream begins with hello");
+      return messages[0].data;
+    },
+    /** The first lab event that satisfies the predicate, once it came. */
+    async until(predicate: (event: Record<string, unknown>) => boolean, what: string) {
+      const deadline = Date.now() + PROCESS_DEADLINE_MS;
+      for (;;) {
+        const found = this.events.find(predicate);
+        if (found) return found;
+        if (Date.now() > deadline) {
+          throw new Error(`no ${what} in ${PROCESS_DEADLINE_MS} ms: ${JSON.stringify(messages)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    async stop() {
+      abort.abort();
+      await reading;
+    },
+  };
+}
+
+/** Every event after `after`, numbered one after the other. */
+function assertInOrder(events: Record<string, unknown>[], after: number): void {
+  const seqs = events.map((event) => event.seq as number);
+  assert.ok(seqs.every((seq, i) => seq > after && (i === 0 || seq === seqs[i - 1] + 1)), `seqs ${seqs}`);
+}
+
+Deno.test({
+  name:
+    "real program: event numbers go on across SIGTERM and SIGKILL; a resuming client is told what it missed",
+  fn: () =>
+    withDir(async (dir) => {
+      let emulator = await EmulatorProcess.start(dir);
+      let stream = follow(emulator.api, { since: 0 });
+      try {
+        // The first run: emulator-started is event 1.
+        const first = await stream.until((e) => e.type === "emulator-started", "emulator-started");
+        assert.deepEqual(
+          [first.seq, first.path, first.restored, first.previousLastSeq, first.previousStop],
+          [1, "", false, 0, "none"],
+        );
+        await new ApiClient(emulator.api).request("PUT", CAGE_2, { profile: "sfp-10gbase-lr" });
+        await stream.until((e) => e.type === "module-inserted" && e.path === "olt1/lt1/2", "the plug");
+        const seenBeforeStop = stream.events.at(-1)!.seq as number;
+        await stream.stop();
+        assert.equal((await emulator.kill("SIGTERM")).code, 0, emulator.output.join("\n"));
+
+        // An orderly stop: the next run numbers on right after the last event of this one.
+        emulator = await EmulatorProcess.start(dir);
+        stream = follow(emulator.api, { lastEventId: seenBeforeStop });
+        const afterStop = await stream.until((e) => e.type === "emulator-started", "emulator-started");
+        assert.deepEqual([afterStop.restored, afterStop.previousStop], [true, "clean"]);
+        const previousLast = afterStop.previousLastSeq as number;
+        assert.ok(previousLast >= seenBeforeStop, `previousLastSeq ${previousLast}`);
+        assert.equal(afterStop.seq, previousLast + 1);
+        assert.equal(stream.events[0], afterStop, "the first event the resumed stream gives");
+        assert.deepEqual(
+          stream.hello,
+          {
+            lastEvent: stream.hello.lastEvent,
+            firstKept: afterStop.seq,
+            ...(previousLast > seenBeforeStop
+              ? { missed: { after: seenBeforeStop, before: afterStop.seq } }
+              : {}),
+          },
+        );
+        await new ApiClient(emulator.api).request("DELETE", CAGE_2);
+        await stream.until((e) => e.type === "module-removed" && e.path === "olt1/lt1/2", "the unplug");
+        const seenBeforeKill = stream.events.at(-1)!.seq as number;
+        assertInOrder(stream.events, seenBeforeStop);
+        await stream.stop();
+        assert.equal((await emulator.kill("SIGKILL")).signal, "SIGKILL");
+
+        // Killed: the next run numbers on above all that the killed one may have used.
+        emulator = await EmulatorProcess.start(dir);
+        stream = follow(emulator.api, { since: seenBeforeKill });
+        const afterKill = await stream.until((e) => e.type === "emulator-started", "emulator-started");
+        assert.deepEqual([afterKill.restored, afterKill.previousStop], [true, "unclean"]);
+        assert.ok((afterKill.previousLastSeq as number) >= seenBeforeKill);
+        assert.equal(afterKill.seq, (afterKill.previousLastSeq as number) + 1);
+        assert.deepEqual(stream.hello.missed, { after: seenBeforeKill, before: afterKill.seq });
+        assertInOrder(stream.events, seenBeforeKill);
+        const health = await new ApiClient(emulator.api).request("GET", "/health") as { lastEvent: number };
+        assert.ok(health.lastEvent >= (stream.events.at(-1)!.seq as number));
+        assert.equal(
+          (await new ApiClient(emulator.api).request("GET", "/topology") as {
+            olts: { boards: { cages: { module: unknown }[] }[] }[];
+          }).olts[0].boards[0].cages[1].module,
+          null,
+          "the unplug before the kill is kept",
+        );
+      } finally {
+        await stream.stop();
+        await emulator.kill("SIGKILL");
+      }
+    }),
+});
