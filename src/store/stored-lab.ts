@@ -20,7 +20,6 @@ export interface StoredLabOptions<M extends LabModule> {
   log: Logger;
   /** The state file is `STATE_FILE_NAME` in it. */
   stateDir: string;
-  userEepromSaveDelayMs?: number;
   /** The run's seed (every module's seed derives from it); default a random one. */
   seed?: number;
 }
@@ -46,7 +45,7 @@ export async function startStoredLab<M extends LabModule>(
     seed: options.seed,
     events,
   });
-  const store = new LabStore(file, lab, { log, userEepromSaveDelayMs: options.userEepromSaveDelayMs });
+  const store = new LabStore(file, lab, { log });
   // The first event of every run, before the restored modules' own: a client that resumes the
   // stream (Last-Event-ID) learns here that the events of the earlier run it did not get are gone.
   events.publish("emulator-started", "", {

@@ -3,11 +3,17 @@
 // the restarts, and that nothing a guest or an API caller did is lost. Every wait is for an event
 // or a line the program prints, up to a generous deadline.
 import assert from "node:assert/strict";
+import { cageI2cLocation } from "../../src/board/board.ts";
 import { ApiClient, parseEventStream } from "../../src/cli/api-client.ts";
 import { withDir } from "../lab/lab-fixture.ts";
+import { VhostUserFrontend } from "../support/frontend.ts";
+import { I2cClient } from "../support/i2c-client.ts";
 import { EmulatorProcess, PROCESS_DEADLINE_MS } from "./emulator-process.ts";
 
+const CAGE_1 = "/olts/olt1/boards/lt1/cages/1/module";
 const CAGE_2 = "/olts/olt1/boards/lt1/cages/2/module";
+const A2 = 0x51;
+const USER_EEPROM = { offset: 128, size: 120 };
 
 interface Message {
   event: string;
@@ -131,6 +137,56 @@ Deno.test({
         );
       } finally {
         await stream.stop();
+        await emulator.kill("SIGKILL");
+      }
+    }),
+});
+
+/** The board VM's I2C adapter on olt1/lt1 of the emulator at `api`, with cage 1's mux channel open. */
+async function attachI2c(api: string): Promise<{ i2c: I2cClient; detach: () => void }> {
+  const topology = await new ApiClient(api).request("GET", "/topology") as {
+    olts: { boards: { sockets: { i2c: string } }[] }[];
+  };
+  const frontend = await VhostUserFrontend.start(topology.olts[0].boards[0].sockets.i2c, {
+    queues: [{ size: 64 }],
+  });
+  frontend.timeoutMs = PROCESS_DEADLINE_MS;
+  const i2c = new I2cClient(frontend);
+  const { muxAddress, channel } = cageI2cLocation(1);
+  await i2c.selectChannels(muxAddress, 1 << channel);
+  return { i2c, detach: () => frontend.disconnect() };
+}
+
+Deno.test({
+  name:
+    "real program: user EEPROM bytes a guest wrote one per transfer survive a SIGKILL right after the last",
+  // The frontend loads the native library once for the whole test process; it is never unloaded.
+  sanitizeResources: false,
+  fn: () =>
+    withDir(async (dir) => {
+      const written = Uint8Array.from({ length: USER_EEPROM.size }, (_, i) => (i * 37 + 11) & 0xff);
+      let emulator = await EmulatorProcess.start(dir);
+      try {
+        // As at24 writes without a page size: one byte per transfer, each acknowledged in turn.
+        const guest = await attachI2c(emulator.api);
+        for (const [i, byte] of written.entries()) {
+          assert.ok(await guest.i2c.write(A2, USER_EEPROM.offset + i, byte), `byte ${i} acknowledged`);
+        }
+        // The last acknowledgement, then at once the hardest stop there is.
+        assert.equal((await emulator.kill("SIGKILL")).signal, "SIGKILL");
+        guest.detach();
+
+        emulator = await EmulatorProcess.start(dir);
+        const { a2 } = await new ApiClient(emulator.api).request("GET", `${CAGE_1}/eeprom`) as { a2: string };
+        const bytes = Uint8Array.from(a2.match(/../g)!, (hex) => parseInt(hex, 16));
+        assert.deepEqual(bytes.subarray(USER_EEPROM.offset, USER_EEPROM.offset + USER_EEPROM.size), written);
+        const again = await attachI2c(emulator.api);
+        try {
+          assert.deepEqual(await again.i2c.readAt(A2, USER_EEPROM.offset, USER_EEPROM.size), written);
+        } finally {
+          again.detach();
+        }
+      } finally {
         await emulator.kill("SIGKILL");
       }
     }),

@@ -55,7 +55,6 @@ export interface LabFixtureOptions {
   /** Where sockets and the state file go; default a new temporary directory (removed on close). */
   dir?: string;
   token?: string;
-  userEepromSaveDelayMs?: number;
   /** The run's seed (`sfpemu run --seed`); default a random one. */
   seed?: number;
 }
@@ -104,7 +103,6 @@ export class LabFixture {
       loop,
       log,
       stateDir: dir,
-      userEepromSaveDelayMs: options.userEepromSaveDelayMs,
       seed: options.seed,
     }).catch(async (error) => {
       await loop.stop();

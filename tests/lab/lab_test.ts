@@ -52,7 +52,7 @@ Deno.test("bad readings and unknown kinds are LabErrors the API turns into 422",
 });
 
 Deno.test("a guest's write to the user EEPROM is an event; other A2h writes are not", async () => {
-  await using lab = await LabFixture.start({ userEepromSaveDelayMs: 60_000 });
+  await using lab = await LabFixture.start();
   const module = lab.lab.module("olt1", "lt1", 1);
   const written = () => lab.events.filter((e) => e.type === "user-eeprom-written").length;
   module.write(A2, Uint8Array.of(110, 0x40)); // soft TX_DISABLE: not user EEPROM
