@@ -7,6 +7,7 @@ import type { EventLoop } from "../native/event-loop.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CageModule } from "../board/cage.ts";
 import { BoardPlanes } from "../board/board.ts";
+import type { FaultProgress } from "../sfp/module.ts";
 import type {
   Board as BoardSpec,
   BoardKind,
@@ -34,6 +35,10 @@ export interface LabFault {
 /** Faults by kind, each with its parameters: how PUT .../module and the store carry them. */
 export type FaultSettings = Record<string, Readonly<Record<string, unknown>>>;
 
+export type { FaultProgress };
+/** How far each fault in force has got, by kind (when set, its random stream, a ramp's origin). */
+export type FaultProgressByKind = Partial<Record<string, FaultProgress>>;
+
 /** What the lab needs from a module: what a cage needs, plus readings, forcing, faults and images. */
 export interface LabModule extends CageModule {
   diagnostics(): Readonly<Required<ModuleDiagnostics>>;
@@ -45,8 +50,12 @@ export interface LabModule extends CageModule {
   /** The bytes a host may write and expects to keep (SFF-8472 user EEPROM, A2h 128-247). */
   userEeprom(): Uint8Array;
   restoreUserEeprom(bytes: Uint8Array): void;
-  /** Puts a fault in (replacing one of its kind); throws for a kind or parameter it cannot take. */
-  setFault(kind: string, params?: unknown): LabFault;
+  /**
+   * Puts a fault in (replacing one of its kind); throws for a kind or parameter it cannot take.
+   * With `progress` (saved from faultProgress() before a restart) it goes on from there.
+   */
+  setFault(kind: string, params?: unknown, progress?: FaultProgress): LabFault;
+  faultProgress(): FaultProgressByKind;
   /** Takes a fault out; false when none of that kind was in. */
   clearFault(kind: string): boolean;
   faults(): readonly LabFault[];
@@ -79,6 +88,8 @@ export interface CageState {
   userEeprom?: Uint8Array;
   /** Faults in force; absent or empty for none. */
   faults?: FaultSettings;
+  /** How far those faults have got, so a restart goes on with them; absent for a fault without. */
+  faultProgress?: FaultProgressByKind;
 }
 
 export interface BoardState {
@@ -290,16 +301,33 @@ export class Lab<M extends LabModule = LabModule> {
       this.#log.warn("saved user EEPROM not restored", { cage: path, error });
     }
     for (const [kind, params] of Object.entries(saved.faults ?? {})) {
-      try {
-        module.setFault(kind, params);
-      } catch (error) {
-        // A fault this version no longer takes: the module is still worth having without it.
-        this.#log.warn("saved fault not restored", { cage: path, kind, error });
-      }
+      this.#restoreFault(module, path, kind, params, saved.faultProgress?.[kind]);
     }
     this.#forced.set(module, { ...saved.forcedSignals });
     board.planes.cage(cageId)!.plug(module);
     return true;
+  }
+
+  /** Puts a saved fault back, going on from its progress; a warning for what cannot be. */
+  #restoreFault(module: M, path: string, kind: string, params: unknown, progress?: FaultProgress): void {
+    if (progress !== undefined) {
+      try {
+        module.setFault(kind, params, progress);
+        return;
+      } catch (error) {
+        this.#log.warn("saved fault progress not restored; the fault starts over", {
+          cage: path,
+          kind,
+          error,
+        });
+      }
+    }
+    try {
+      module.setFault(kind, params);
+    } catch (error) {
+      // A fault this version no longer takes: the module is still worth having without it.
+      this.#log.warn("saved fault not restored", { cage: path, kind, error });
+    }
   }
 
   async stop(): Promise<void> {
@@ -543,7 +571,7 @@ export class Lab<M extends LabModule = LabModule> {
       module: Object.keys(diagnostics).length > 0 ? { ...spec, diagnostics } : spec,
       forcedSignals: this.forcedSignals(module),
       userEeprom: module.userEeprom(),
-      ...(faults.length > 0 ? { faults: faultSettings(faults) } : {}),
+      ...(faults.length > 0 ? { faults: faultSettings(faults), faultProgress: module.faultProgress() } : {}),
     };
   }
 

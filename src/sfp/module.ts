@@ -13,7 +13,8 @@
 // pin, a2(), diagnostics()) and by advance(), which the lab calls while hasTimedBehaviour is true
 // so that changes nobody reads still raise their events. A latched TX_FAULT is the one fault the
 // module takes out itself: once the host's TX_DISABLE reset pulses have cleared it (SFF-8419), it
-// goes as if cleared, with the reason. All randomness comes from the seed.
+// goes as if cleared, with the reason. All randomness comes from the seed. faultProgress() tells how
+// far each fault has got, and setFault takes it back, so a restart continues a fault where it was.
 import {
   bitField,
   type DecodedFields,
@@ -125,6 +126,22 @@ interface LatchCount {
   readonly resets: number;
   resetsLeft: number;
   inPulse: boolean;
+}
+
+/**
+ * How far a fault in force has got: what a module made again after a restart needs to go on with
+ * it rather than start it over (a ramp from where it would be by now, a flap in its phase, the
+ * same noise). Times are on the module's clock (the wall clock, unless `now` says otherwise).
+ */
+export interface FaultProgress {
+  /** When the fault was set: pulses, flaps and noise count from here. */
+  readonly sinceMs: number;
+  /** Which setting of its kind in this module it is (1 = the first): its random stream's seed. */
+  readonly generation: number;
+  /** Ramps and drifts: the value they move from, and since when. */
+  readonly origin?: { readonly value: number; readonly atMs: number };
+  /** A latched tx-fault: the host's reset pulses it still takes. */
+  readonly resetsLeft?: number;
 }
 
 /** How a module is told the host's TX_DISABLE level. */
@@ -591,9 +608,11 @@ export class SfpModule {
   /**
    * Puts a fault into the module, replacing one of the same kind; returns it with defaults filled
    * in. Throws FaultError for an unknown kind or a bad parameter (naming what is allowed), or for
-   * a fault the module cannot have (diagnostics faults on a module without A2h).
+   * a fault the module cannot have (diagnostics faults on a module without A2h). With `progress`
+   * (from faultProgress() of the module this one replaces after a restart) the fault goes on from
+   * there instead of starting now; a RangeError when it does not fit the fault.
    */
-  setFault(kind: string, params?: unknown): Fault {
+  setFault(kind: string, params?: unknown, progress?: FaultProgress): Fault {
     const fault = checkFault(kind, params);
     if (FAULT_KIND_SPECS[fault.kind].needsA2h(fault.params) && !this.#hasA2h) {
       throw new FaultError(
@@ -602,27 +621,45 @@ export class SfpModule {
         `needs diagnostics (A2h), but module ${this.profile.id} has none (SFF-8472 compliance none)`,
       );
     }
+    if (progress !== undefined) checkProgress(fault, progress);
     const timeMs = this.#clockMs();
-    const generation = (this.#faultGenerations.get(fault.kind) ?? 0) + 1;
+    const generation = progress?.generation ?? (this.#faultGenerations.get(fault.kind) ?? 0) + 1;
     this.#faultGenerations.set(fault.kind, generation);
     const seed32 = hashParts(...seedParts(this.seed), FAULT_KINDS.indexOf(fault.kind), generation);
-    let origin: ActiveFault["origin"];
-    if (fault.kind === "temperature-ramp" || fault.kind === "rx-power-drift") {
+    let origin: ActiveFault["origin"] = progress?.origin;
+    if (!origin && (fault.kind === "temperature-ramp" || fault.kind === "rx-power-drift")) {
       // A ramp or drift replacing one goes on from where that one had got to, without a jump.
       const replaced = this.#faults.get(fault.kind);
       const from = replaced ? environmentAt(this.#set, new Map([[fault.kind, replaced]]), timeMs) : this.#set;
       origin = { value: from[ORIGIN_DIAGNOSTIC[fault.kind]], atMs: timeMs };
     }
-    this.#faults.set(fault.kind, { fault, sinceMs: timeMs, seed32, origin });
+    this.#faults.set(fault.kind, { fault, sinceMs: progress?.sinceMs ?? timeMs, seed32, origin });
     if (fault.kind === "intermittent-nack") this.#intermittentNacks = new SeededRandom(seed32);
     if (fault.kind === "tx-fault") {
       // Set again, the count starts over; a pulse already under way does not count.
-      this.#latch = fault.params.mode === "latched"
-        ? { resets: fault.params.resets, resetsLeft: fault.params.resets, inPulse: false }
+      const { params } = fault;
+      this.#latch = params.mode === "latched"
+        ? { resets: params.resets, resetsLeft: progress?.resetsLeft ?? params.resets, inPulse: false }
         : undefined;
     }
     this.#faultsChanged({ type: "fault", active: true, ...fault });
     return fault;
+  }
+
+  /** How far each fault in force has got, by kind: what setFault takes to go on with it. */
+  faultProgress(): Partial<Record<FaultKind, FaultProgress>> {
+    const progress: Partial<Record<FaultKind, FaultProgress>> = {};
+    for (const kind of FAULT_KINDS) {
+      const active = this.#faults.get(kind);
+      if (!active) continue;
+      progress[kind] = {
+        sinceMs: active.sinceMs,
+        generation: this.#faultGenerations.get(kind)!,
+        ...(active.origin ? { origin: { ...active.origin } } : {}),
+        ...(kind === "tx-fault" && this.#latch ? { resetsLeft: this.#latch.resetsLeft } : {}),
+      };
+    }
+    return progress;
   }
 
   /** Takes a fault out; false when none of that kind was set. Throws FaultError for an unknown kind. */
@@ -892,6 +929,29 @@ const ALL_FLAGS: Flag[] = DIAGNOSTIC_NAMES.flatMap((diagnostic) =>
 
 function parseFlagName(name: string): Flag {
   return ALL_FLAGS.find((flag) => flagName(flag) === name)!;
+}
+
+/** Whether progress (from a state file: untrusted) fits the fault; a RangeError saying why not. */
+function checkProgress(fault: Fault, progress: FaultProgress): void {
+  const problem = (what: string) => new RangeError(`fault ${fault.kind}: progress ${what}`);
+  const isTime = (value: unknown) => typeof value === "number" && Number.isFinite(value);
+  if (typeof progress !== "object" || progress === null) throw problem("must be an object");
+  if (!isTime(progress.sinceMs)) throw problem("sinceMs must be a finite number of ms");
+  if (!Number.isSafeInteger(progress.generation) || progress.generation < 1) {
+    throw problem("generation must be a whole number ≥ 1");
+  }
+  const moves = fault.kind === "temperature-ramp" || fault.kind === "rx-power-drift";
+  const { origin, resetsLeft } = progress;
+  if (origin !== undefined && (!moves || !isTime(origin?.value) || !isTime(origin?.atMs))) {
+    throw problem(moves ? "origin must be { value, atMs }, finite numbers" : "has an origin it cannot use");
+  }
+  if (resetsLeft === undefined) return;
+  if (fault.kind !== "tx-fault" || fault.params.mode !== "latched") {
+    throw problem("has resetsLeft it cannot use");
+  }
+  if (!Number.isInteger(resetsLeft) || resetsLeft < 1 || resetsLeft > fault.params.resets) {
+    throw problem(`resetsLeft must be a whole number 1..${fault.params.resets}`);
+  }
 }
 
 function checkBoolean(value: unknown, what: string): void {

@@ -29,6 +29,8 @@ const CAGE_EVENTS = new Set([
   "signals-forced",
   "fault-set",
   "fault-cleared",
+  // The host's TX_DISABLE (pin or soft bit): a reset pulse counts down a latched TX_FAULT.
+  "module-txDisable",
 ]);
 const BOARD_EVENTS = new Set(["board-inserted", "board-removed", "board-temperature-set"]);
 

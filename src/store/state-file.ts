@@ -1,10 +1,8 @@
 // The state file: one SQLite database (node:sqlite) in the state directory that holds what the lab
 // must find again after a restart: per board its kind, whether it is pulled out and the
 // temperature the user set, per cage the module (profile, overrides, diagnostics the user set),
-// forced pins, faults in force and the user EEPROM bytes.
-//
-// A board's temperature is a `meta` row (BOARD_TEMPERATURE_KEY + its path), not a column: the
-// tables stay those of schema 2, so an sfpemu of that schema still opens the file (and ignores it).
+// forced pins, faults in force with how far they have got (when each was set, a ramp's origin),
+// and the user EEPROM bytes; and in `meta` the topology's name and how far the event numbers went.
 //
 // Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
 // the call returns, so SIGKILL or a crash of sfpemu loses nothing; only a power cut can lose the last
@@ -15,15 +13,26 @@
 // newer schema, a damaged image) is refused with a message naming it and never modified; a row
 // that does not make sense is reported and ignored.
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { BoardState, CageState, FaultSettings, ForcedSignals, LabState } from "../lab/lab.ts";
+import type {
+  BoardState,
+  CageState,
+  FaultProgress,
+  FaultProgressByKind,
+  FaultSettings,
+  ForcedSignals,
+  LabState,
+} from "../lab/lab.ts";
 import { moduleSpecJson, parseModuleSpec, ShapeError } from "../lab/module-spec.ts";
 
 export const STATE_FILE_NAME = "sfpemu-state.db";
 
 /** PRAGMA application_id "SFPE": tells our file from another program's SQLite database. */
 const APPLICATION_ID = 0x53465045;
-/** 2: cage.faults added (issue 7); files of schema 1 are upgraded in place when opened. */
-const SCHEMA_VERSION = 2;
+/**
+ * 2: cage.faults added (issue 7). 3: cage.fault_progress, and board.temperature_c (schema 2 kept
+ * it in a meta row per board). Files of older schemas are upgraded in place when opened.
+ */
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -32,6 +41,7 @@ const SCHEMA = `
     kind TEXT NOT NULL,
     topology_kind TEXT NOT NULL,
     removed INTEGER NOT NULL,
+    temperature_c REAL,
     PRIMARY KEY (olt, board)
   ) STRICT;
   CREATE TABLE cage (
@@ -41,6 +51,7 @@ const SCHEMA = `
     tx_fault_forced INTEGER,
     user_eeprom BLOB,
     faults TEXT,
+    fault_progress TEXT,
     PRIMARY KEY (olt, board, cage)
   ) STRICT;
 `;
@@ -57,12 +68,44 @@ const COLUMNS: Record<number, Record<string, string>> = {
     board: "olt,board,kind,topology_kind,removed",
     cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom,faults",
   },
+  3: {
+    meta: "key,value",
+    board: "olt,board,kind,topology_kind,removed,temperature_c",
+    cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom,faults,fault_progress",
+  },
 };
 
-/** What takes a file of schema N to N + 1. */
-const UPGRADES: Record<number, string> = {
-  1: "ALTER TABLE cage ADD COLUMN faults TEXT",
+/** What takes a file of schema N to N + 1; rows it could not carry over, each with why. */
+const UPGRADES: Record<number, (db: DatabaseSync) => string[]> = {
+  1: (db) => {
+    db.exec("ALTER TABLE cage ADD COLUMN faults TEXT");
+    return [];
+  },
+  2: upgradeTo3,
 };
+
+/** Schema 2's meta key of a board's temperature: this followed by the board's path. */
+const SCHEMA_2_TEMPERATURE_KEY = "board-temperature-c:";
+
+/** Schema 2 to 3: room for fault progress; each board's temperature from its meta row to its own row. */
+function upgradeTo3(db: DatabaseSync): string[] {
+  db.exec("ALTER TABLE cage ADD COLUMN fault_progress TEXT; ALTER TABLE board ADD COLUMN temperature_c REAL");
+  const problems: string[] = [];
+  const move = db.prepare("UPDATE board SET temperature_c = ? WHERE olt || '/' || board = ?");
+  const rows = db.prepare("SELECT key, value FROM meta WHERE key GLOB ? ORDER BY key")
+    .all(`${SCHEMA_2_TEMPERATURE_KEY}*`) as Row[];
+  for (const row of rows) {
+    const temperatureC = Number(row.value);
+    const problem = row.value === "" || !Number.isFinite(temperatureC)
+      ? `${JSON.stringify(row.value)} is not a temperature`
+      : move.run(temperatureC, (row.key as string).slice(SCHEMA_2_TEMPERATURE_KEY.length)).changes === 0
+      ? "no such board is saved"
+      : undefined;
+    if (problem) problems.push(`table meta, row ${JSON.stringify(row.key)}: ${problem}; the row is ignored`);
+  }
+  db.prepare("DELETE FROM meta WHERE key GLOB ?").run(`${SCHEMA_2_TEMPERATURE_KEY}*`);
+  return problems;
+}
 
 /** SQLite result codes (sqlite3.h) that say something about the file. */
 const SQLITE_BUSY = 5;
@@ -107,9 +150,6 @@ export interface SavedEventSeq {
 const EVENT_SEQ_RESERVED_KEY = "event-seq-reserved";
 const EVENT_SEQ_LAST_KEY = "event-seq-last";
 
-/** The meta key of a board's temperature is this followed by the board's path. */
-const BOARD_TEMPERATURE_KEY = "board-temperature-c:";
-
 /** What changed since the last save: boards with all their cages, and single cages. */
 export interface StateChanges {
   /** Each board's cages are all of them: its layout may have changed, other cage rows go. */
@@ -133,17 +173,21 @@ interface Statements {
 export class StateFile {
   readonly #db: DatabaseSync;
   readonly #statements: Statements;
+  /** Rows an upgrade of the file's schema could not carry over: load() reports them. */
+  readonly #upgradeProblems: string[];
 
-  private constructor(readonly file: string, db: DatabaseSync) {
+  private constructor(readonly file: string, db: DatabaseSync, upgradeProblems: string[]) {
     this.#db = db;
+    this.#upgradeProblems = upgradeProblems;
     this.#statements = {
       writeBoard: db.prepare(
-        "INSERT OR REPLACE INTO board (olt, board, kind, topology_kind, removed) VALUES (?, ?, ?, ?, ?)",
+        `INSERT OR REPLACE INTO board (olt, board, kind, topology_kind, removed, temperature_c)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       writeCage: db.prepare(
         `INSERT OR REPLACE INTO cage
-           (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom, faults)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+           (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom, faults, fault_progress)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deleteBoardCages: db.prepare("DELETE FROM cage WHERE olt = ? AND board = ?"),
       writeUserEeprom: db.prepare("UPDATE cage SET user_eeprom = ? WHERE olt = ? AND board = ? AND cage = ?"),
@@ -161,14 +205,15 @@ export class StateFile {
     } catch (error) {
       throw new StateFileError(file, `cannot be opened: ${(error as Error).message}`);
     }
+    let upgradeProblems: string[];
     try {
-      prepare(db, file);
+      upgradeProblems = prepare(db, file);
     } catch (error) {
       db.close();
       if (error instanceof StateFileError) throw error;
       throw new StateFileError(file, explain(error));
     }
-    return new StateFile(file, db);
+    return new StateFile(file, db, upgradeProblems);
   }
 
   load(): SavedState {
@@ -176,7 +221,7 @@ export class StateFile {
       boards: new Map(),
       cages: new Map(),
       events: { lastSeq: 0, previousStop: "none" },
-      problems: [],
+      problems: this.#upgradeProblems.map((problem) => `state file ${this.file}: ${problem}`),
     };
     const name = this.#db.prepare("SELECT value FROM meta WHERE key = 'topology'").get() as Row | undefined;
     if (typeof name?.value === "string") state.topologyName = name.value;
@@ -192,16 +237,25 @@ export class StateFile {
         state.problems.push(this.#problem("board", row, problem));
         continue;
       }
+      const temperatureC = row.temperature_c;
+      const temperatureKnown = typeof temperatureC === "number" && Number.isFinite(temperatureC);
+      if (temperatureC !== null && !temperatureKnown) {
+        state.problems.push(
+          `${this.#where("board", row)}: temperature_c is ${String(temperatureC)}, not a temperature; ` +
+            "the temperature is ignored",
+        );
+      }
       state.boards.set(`${row.olt}/${row.board}`, {
         kind: row.kind as string,
         topologyKind: row.topology_kind as string,
         removed: row.removed === 1,
+        ...(temperatureKnown ? { temperatureC: temperatureC as number } : {}),
       });
     }
-    this.#loadBoardTemperatures(state);
     for (const row of this.#db.prepare("SELECT * FROM cage ORDER BY olt, board, cage").all() as Row[]) {
       try {
-        state.cages.set(`${row.olt}/${row.board}/${row.cage}`, cageOfRow(row));
+        const note = (problem: string) => state.problems.push(`${this.#where("cage", row)}: ${problem}`);
+        state.cages.set(`${row.olt}/${row.board}/${row.cage}`, cageOfRow(row, note));
       } catch (error) {
         state.problems.push(this.#problem("cage", row, (error as Error).message));
       }
@@ -227,40 +281,20 @@ export class StateFile {
     } else if (reserved !== undefined) state.events = { lastSeq: reserved, previousStop: "unclean" };
   }
 
-  #loadBoardTemperatures(state: SavedState): void {
-    const rows = this.#db.prepare("SELECT key, value FROM meta WHERE key GLOB ? ORDER BY key")
-      .all(`${BOARD_TEMPERATURE_KEY}*`) as Row[];
-    for (const row of rows) {
-      const path = (row.key as string).slice(BOARD_TEMPERATURE_KEY.length);
-      const board = state.boards.get(path);
-      const temperatureC = Number(row.value);
-      const problem = !board
-        ? "no such board is saved"
-        : row.value === "" || !Number.isFinite(temperatureC)
-        ? `${JSON.stringify(row.value)} is not a temperature`
-        : undefined;
-      if (problem) {
-        state.problems.push(
-          `state file ${this.file}: table meta, row ${
-            JSON.stringify(row.key)
-          }: ${problem}; the row is ignored`,
-        );
-      } else board!.temperatureC = temperatureC;
-    }
+  #problem(table: string, row: Row, problem: string): string {
+    return `${this.#where(table, row)}: ${problem}; the row is ignored`;
   }
 
-  #problem(table: string, row: Row, problem: string): string {
+  /** `state file F: table T, row "olt/board/cage"`. */
+  #where(table: string, row: Row): string {
     const key = [row.olt, row.board, row.cage].filter((part) => part !== undefined).map(String).join("/");
-    return `state file ${this.file}: table ${table}, row ${
-      JSON.stringify(key)
-    }: ${problem}; the row is ignored`;
+    return `state file ${this.file}: table ${table}, row ${JSON.stringify(key)}`;
   }
 
   /** Replaces everything with `state` (after a start: what reconciling dropped goes away). */
   replaceAll(state: LabState, boards: Map<string, SavedBoard>, topologyName: string): void {
     this.#transaction(() => {
       this.#db.exec("DELETE FROM board; DELETE FROM cage;");
-      this.#db.prepare("DELETE FROM meta WHERE key GLOB ?").run(`${BOARD_TEMPERATURE_KEY}*`);
       this.#statements.writeTopologyName.run(topologyName);
       for (const [path, board] of boards) this.#writeBoard(path, board);
       for (const [path, cage] of state.cages) this.#writeCage(path, cage);
@@ -310,14 +344,20 @@ export class StateFile {
 
   #writeBoard(path: string, board: SavedBoard): void {
     const [olt, boardId] = path.split("/");
-    this.#statements.writeBoard.run(olt, boardId, board.kind, board.topologyKind, board.removed ? 1 : 0);
-    if (board.temperatureC === undefined) this.#statements.deleteMeta.run(BOARD_TEMPERATURE_KEY + path);
-    else this.#statements.writeMeta.run(BOARD_TEMPERATURE_KEY + path, String(board.temperatureC));
+    this.#statements.writeBoard.run(
+      olt,
+      boardId,
+      board.kind,
+      board.topologyKind,
+      board.removed ? 1 : 0,
+      board.temperatureC ?? null,
+    );
   }
 
   #writeCage(path: string, cage: CageState): void {
     const [olt, board, cageId] = path.split("/");
-    const faults = cage.faults && Object.keys(cage.faults).length > 0 ? JSON.stringify(cage.faults) : null;
+    const json = (value: object | undefined) =>
+      value && Object.keys(value).length > 0 ? JSON.stringify(value) : null;
     this.#statements.writeCage.run(
       olt,
       board,
@@ -326,7 +366,8 @@ export class StateFile {
       forcedColumn(cage.forcedSignals.rxLos),
       forcedColumn(cage.forcedSignals.txFault),
       cage.userEeprom ?? null,
-      faults,
+      json(cage.faults),
+      json(cage.faultProgress),
     );
   }
 
@@ -342,8 +383,11 @@ export class StateFile {
   }
 }
 
-/** Checks the file is ours (or new), intact and not in use; creates the tables in a new file. */
-function prepare(db: DatabaseSync, file: string): void {
+/**
+ * Checks the file is ours (or new), intact and not in use; creates the tables in a new file,
+ * upgrades an older one. The rows an upgrade could not carry over, each with why.
+ */
+function prepare(db: DatabaseSync, file: string): string[] {
   // Fail at once instead of waiting when another process holds the file.
   db.exec("PRAGMA busy_timeout = 0");
   // Held until close: a second `sfpemu run` on the same state directory is refused, not interleaved.
@@ -379,6 +423,7 @@ function prepare(db: DatabaseSync, file: string): void {
   db.exec("PRAGMA synchronous = NORMAL");
   // Taking the write lock now makes a second process fail here, at open, with a clear message.
   db.exec("BEGIN IMMEDIATE");
+  const problems: string[] = [];
   try {
     if (objects === 0) {
       db.exec(SCHEMA);
@@ -386,10 +431,13 @@ function prepare(db: DatabaseSync, file: string): void {
     } else {
       // A file of schema 0 with our tables cannot exist: 1 was the first.
       checkTables(db, file, Math.max(version, 1));
-      for (let from = Math.max(version, 1); from < SCHEMA_VERSION; from++) db.exec(UPGRADES[from]);
+      for (let from = Math.max(version, 1); from < SCHEMA_VERSION; from++) {
+        problems.push(...UPGRADES[from](db));
+      }
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }
     db.exec("COMMIT");
+    return problems;
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");
     throw error;
@@ -458,7 +506,8 @@ function checkIds(row: Row): string | undefined {
   return undefined;
 }
 
-function cageOfRow(row: Row): CageState {
+/** A cage row as the lab takes it; throws for a row that makes no sense, notes lesser problems. */
+function cageOfRow(row: Row, note: (problem: string) => void): CageState {
   const idProblem = checkIds(row);
   if (idProblem) throw new Error(idProblem);
   if (typeof row.cage !== "number" || !Number.isSafeInteger(row.cage) || row.cage < 1) {
@@ -486,32 +535,46 @@ function cageOfRow(row: Row): CageState {
   if (row.user_eeprom !== null && !(row.user_eeprom instanceof Uint8Array)) {
     throw new Error("user_eeprom is not a BLOB");
   }
-  const faults = faultsOfColumn(row.faults);
+  const faults: FaultSettings | undefined = byKindOfColumn(row, "faults", "parameter objects");
+  let faultProgress: FaultProgressByKind | undefined;
+  try {
+    faultProgress = faults && byKindOfColumn<FaultProgress>(row, "fault_progress", "progress objects");
+  } catch (error) {
+    // Without it the faults start over: worse than going on, better than losing the module.
+    note(`${(error as Error).message}; the faults start over`);
+  }
   return {
     module,
     forcedSignals,
     ...(row.user_eeprom instanceof Uint8Array ? { userEeprom: row.user_eeprom } : {}),
     ...(faults ? { faults } : {}),
+    ...(faultProgress ? { faultProgress } : {}),
   };
 }
 
 /**
- * The faults column: a JSON object from kind to parameters. Only its shape is checked here; each
- * fault is checked again when the module takes it back, and one it refuses is left out alone.
+ * A column holding a JSON object from fault kind to an object (the faults' parameters, or how far
+ * they have got). Only its shape is checked here; each fault is checked again when the module
+ * takes it back, and one it refuses is left out alone.
  */
-function faultsOfColumn(value: unknown): FaultSettings | undefined {
+function byKindOfColumn<T extends object>(
+  row: Row,
+  column: string,
+  values: string,
+): Record<string, T> | undefined {
+  const value = row[column];
   if (value === null || value === undefined) return undefined;
-  if (typeof value !== "string") throw new Error("faults is not JSON text");
+  if (typeof value !== "string") throw new Error(`${column} is not JSON text`);
   let json: unknown;
   try {
     json = JSON.parse(value);
   } catch (error) {
-    throw new Error(`faults is not JSON: ${(error as Error).message}`);
+    throw new Error(`${column} is not JSON: ${(error as Error).message}`);
   }
   const isObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === "object" && v !== null && !Array.isArray(v);
   if (!isObject(json) || !Object.values(json).every(isObject)) {
-    throw new Error("faults is not an object of fault kinds to parameter objects");
+    throw new Error(`${column} is not an object of fault kinds to ${values}`);
   }
-  return json as FaultSettings;
+  return json as Record<string, T>;
 }

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { cageLineIndex } from "../../src/board/board.ts";
 import { LabError } from "../../src/lab/errors.ts";
+import type { FaultSettings } from "../../src/lab/lab.ts";
 import { moduleSeed } from "../../src/lab/seed.ts";
+import type { SfpModule } from "../../src/sfp/module.ts";
 import { STATE_FILE_NAME } from "../../src/store/state-file.ts";
 import { eventually, LabFixture, withDir } from "./lab-fixture.ts";
 
@@ -190,7 +192,7 @@ Deno.test("a saved fault the module no longer takes is left out with a warning; 
     assert.equal(warning?.cage, "olt1/lt1/1");
   }));
 
-Deno.test("a state file of schema 1 (before faults) is upgraded in place and its modules restored", () =>
+Deno.test("a state file of schema 1 (before faults) is upgraded in place to the current schema, its modules restored", () =>
   withDir(async (dir) => {
     const file = `${dir}/${STATE_FILE_NAME}`;
     const old = new DatabaseSync(file);
@@ -216,7 +218,7 @@ Deno.test("a state file of schema 1 (before faults) is upgraded in place and its
       lab.lab.setFault("olt1", "lt1", 2, "power-class", { level: 3 });
     }
     const upgraded = new DatabaseSync(file, { readOnly: true });
-    assert.equal((upgraded.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 2);
+    assert.equal((upgraded.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 3);
     const row = upgraded.prepare("SELECT faults FROM cage WHERE board = 'lt1' AND cage = 2").get();
     upgraded.close();
     assert.deepEqual(JSON.parse(String(row?.faults)), { "power-class": { level: 3 } });
@@ -262,4 +264,86 @@ Deno.test("a latched TX_FAULT the host resets is fault-cleared with the reason, 
     assert.ok(gpio.setValue(cageLineIndex(2, "tx-disable"), false));
     assert.ok(gpio.setDirection(cageLineIndex(2, "tx-disable"), "out"));
     assert.equal(restored.txFault, true);
+  }));
+
+/** What a guest would see of a module at `atMs` on its own clock (ahead of the wall clock). */
+function observe(module: SfpModule, atMs: number) {
+  module.advance(atMs);
+  const { temperatureC, rxPowerDbm } = module.diagnostics();
+  return { temperatureC, rxPowerDbm, rxLos: module.rxLos, txFault: module.txFault };
+}
+
+Deno.test("timed faults go on across a restart where they would be by now, the same under the same seed", () =>
+  withDir(async (dir) => {
+    // Times far ahead of the wall clock are the module's own (see noiseSamples): no waiting.
+    const setAtMs = Date.now() + 3_600_000;
+    const laterMs = Array.from({ length: 12 }, (_, i) => setAtMs + 25_000 + i * 130);
+    const faults: FaultSettings = {
+      "temperature-ramp": { targetC: 90, ratePerS: 2 },
+      noise: { band: { rxPowerDbm: 2 } },
+      "rx-los-flap": { periodMs: 1_000 },
+      "tx-fault": { mode: "pulse", periodMs: 700, widthMs: 100 },
+    };
+    let startC: number;
+    let unbroken: ReturnType<typeof observe>[];
+    {
+      await using lab = await LabFixture.start({ dir, seed: 9 });
+      const module = lab.lab.module("olt1", "lt1", 1);
+      startC = observe(module, setAtMs).temperatureC;
+      for (const [kind, params] of Object.entries(faults)) lab.lab.setFault("olt1", "lt1", 1, kind, params);
+      assert.ok(observe(module, setAtMs + 10_000).temperatureC > startC + 19, "the ramp is under way");
+      // What the module will show later, had it run on: the run stops before it gets there.
+      unbroken = laterMs.map((atMs) => observe(module, atMs));
+    }
+    await using lab = await LabFixture.start({ dir, seed: 9 });
+    const module = lab.lab.module("olt1", "lt1", 1);
+    assert.deepEqual(module.faults().map((f) => f.kind).sort(), Object.keys(faults).sort());
+    const restarted = laterMs.map((atMs) => observe(module, atMs));
+    assert.deepEqual(restarted, unbroken, "ramp, noise, flap phase and pulse phase as if never stopped");
+    assert.equal(restarted[0].temperatureC, startC + 50, "25 s at 2 °C/s from where it began, not from 0");
+    assert.ok(new Set(restarted.map((o) => o.rxLos)).size === 2, "the flap still flaps");
+  }));
+
+Deno.test("a latched TX_FAULT keeps the host's reset pulses across a restart; progress that does not fit starts over", () =>
+  withDir(async (dir) => {
+    const pulse = (lab: LabFixture) => {
+      const gpio = lab.lab.board("olt1", "lt1").planes.gpio;
+      const txDisable = cageLineIndex(1, "tx-disable");
+      assert.ok(gpio.setValue(txDisable, true) && gpio.setValue(txDisable, false));
+    };
+    const hostDrivesTxDisable = (lab: LabFixture) => {
+      const gpio = lab.lab.board("olt1", "lt1").planes.gpio;
+      const txDisable = cageLineIndex(1, "tx-disable");
+      assert.ok(gpio.setValue(txDisable, false) && gpio.setDirection(txDisable, "out"));
+    };
+    {
+      await using lab = await LabFixture.start({ dir });
+      hostDrivesTxDisable(lab);
+      lab.lab.setFault("olt1", "lt1", 1, "tx-fault", { mode: "latched", resets: 3 });
+      lab.lab.setFault("olt1", "lt1", 1, "temperature-ramp", { targetC: 90, ratePerS: 1 });
+      pulse(lab);
+      pulse(lab);
+      assert.equal(lab.lab.module("olt1", "lt1", 1).faultProgress()["tx-fault"]?.resetsLeft, 1);
+    }
+    {
+      await using lab = await LabFixture.start({ dir });
+      hostDrivesTxDisable(lab);
+      const module = lab.lab.module("olt1", "lt1", 1);
+      assert.equal(module.txFault, true);
+      pulse(lab);
+      assert.equal(module.txFault, false, "the third pulse in all clears it");
+      assert.deepEqual(module.faults().map((f) => f.kind), ["temperature-ramp"]);
+    }
+    // A hand-edited progress the module cannot use: the fault is restored, from the start.
+    const db = new DatabaseSync(`${dir}/${STATE_FILE_NAME}`);
+    db.prepare("UPDATE cage SET fault_progress = ? WHERE board = 'lt1' AND cage = 1")
+      .run(JSON.stringify({ "temperature-ramp": { sinceMs: "soon", generation: 1 } }));
+    db.close();
+    await using lab = await LabFixture.start({ dir });
+    assert.deepEqual(lab.lab.module("olt1", "lt1", 1).faults().map((f) => f.kind), ["temperature-ramp"]);
+    const warning = lab.logs.find((l) =>
+      l.message === "saved fault progress not restored; the fault starts over"
+    );
+    assert.equal(warning?.kind, "temperature-ramp");
+    assert.match(String(warning?.error), /sinceMs must be a finite number/);
   }));

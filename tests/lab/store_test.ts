@@ -324,33 +324,97 @@ Deno.test("changes are saved in one transaction per turn: after the plug's inter
   }
 });
 
+/** TEST_TOPOLOGY with an LM75 on the four-port board (lt2); lt1 has none. */
+const SENSOR_TOPOLOGY = TEST_TOPOLOGY.replace(
+  "four-port: { cages: 4, formFactor: sfp }",
+  "four-port: { cages: 4, formFactor: sfp, temperatureSensor: { temperatureC: 40 } }",
+);
+
 Deno.test("saved board temperatures that make no sense, or whose board has no sensor, are reported and ignored", () =>
   withDir(async (dir) => {
     {
-      await using _lab = await LabFixture.start({ dir });
+      await using lab = await LabFixture.start({ dir, topology: SENSOR_TOPOLOGY });
+      lab.lab.setBoardTemperature("olt1", "lt2", 60);
     }
     const file = `${dir}/${STATE_FILE_NAME}`;
     const db = new DatabaseSync(file);
-    const insert = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
-    insert.run("board-temperature-c:olt1/lt9", "40");
-    insert.run("board-temperature-c:olt1/lt2", "hot");
-    insert.run("board-temperature-c:olt1/lt1", "55.5"); // lt1 has no sensor in TEST_TOPOLOGY
+    const set = db.prepare("UPDATE board SET temperature_c = ? WHERE board = ?");
+    set.run(1e999, "lt2"); // a REAL column holds infinity; no LM75 reads it
+    set.run(55.5, "lt1"); // lt1 has no sensor in TEST_TOPOLOGY
     db.close();
-    await using again = await LabFixture.start({ dir });
+    await using again = await LabFixture.start({ dir, topology: SENSOR_TOPOLOGY });
     const problems = again.logs.filter((l) => l.message === "saved state ignored").map((l) =>
       String(l.problem)
     );
-    assert.equal(problems.length, 2, problems.join("\n"));
-    assert.ok(problems.some((p) => /table meta, row "board-temperature-c:olt1\/lt9": no such board/.test(p)));
-    assert.ok(problems.some((p) => /"hot" is not a temperature/.test(p)));
+    assert.deepEqual(problems, [
+      `state file ${file}: table board, row "olt1/lt2": temperature_c is Infinity, not a temperature; ` +
+      "the temperature is ignored",
+    ]);
     assert.ok(
       again.logs.some((l) => l.message === "saved board temperature not restored: the board has no sensor"),
     );
     assert.deepEqual(again.lab.boardState("olt1", "lt1"), { kind: "two-port", removed: false });
-    // The start saved the lab again: the rows that went nowhere are gone from the file.
+    assert.deepEqual(
+      again.lab.boardState("olt1", "lt2"),
+      { kind: "four-port", removed: false },
+      "kept, as it was",
+    );
+    // The start saved the lab again: what went nowhere is gone from the file.
     await again.close();
     const after = new DatabaseSync(file);
-    const left = after.prepare("SELECT key FROM meta WHERE key GLOB 'board-temperature-c:*'").all();
+    const left = after.prepare("SELECT board, temperature_c FROM board ORDER BY board").all();
     after.close();
-    assert.deepEqual(left, []);
+    assert.deepEqual(left.map((row) => ({ ...row })), [
+      { board: "lt1", temperature_c: null },
+      { board: "lt2", temperature_c: null },
+    ]);
+  }));
+
+Deno.test("a state file of schema 2 is upgraded: board temperatures move from meta rows to their boards", () =>
+  withDir(async (dir) => {
+    const file = `${dir}/${STATE_FILE_NAME}`;
+    {
+      await using lab = await LabFixture.start({ dir, topology: SENSOR_TOPOLOGY });
+      lab.lab.setFault("olt1", "lt1", 1, "rx-los-flap", { periodMs: 1_000 });
+      lab.lab.unplug("olt1", "lt2", 2);
+    }
+    // Back to what an sfpemu of schema 2 wrote: temperatures in meta rows, no fault progress.
+    const old = new DatabaseSync(file);
+    old.exec(`
+      ALTER TABLE cage DROP COLUMN fault_progress;
+      ALTER TABLE board DROP COLUMN temperature_c;
+      INSERT INTO meta VALUES ('board-temperature-c:olt1/lt2', '71.5'), ('board-temperature-c:olt1/lt9', '40'),
+        ('board-temperature-c:olt1/lt1', 'hot');
+      PRAGMA user_version = 2;
+    `);
+    old.close();
+    {
+      await using lab = await LabFixture.start({ dir, topology: SENSOR_TOPOLOGY });
+      assert.equal(lab.lab.boardState("olt1", "lt2").temperatureC, 71.5);
+      assert.equal(lab.lab.board("olt1", "lt2").planes.temperatureSensor?.temperatureC, 71.5);
+      assert.equal(lab.lab.cage("olt1", "lt2", 2).cage.module, null, "the rest is restored as it was");
+      assert.deepEqual(lab.lab.module("olt1", "lt1", 1).faults(), [
+        { kind: "rx-los-flap", params: { periodMs: 1_000 } },
+      ]);
+      const problems = lab.logs.filter((l) => l.message === "saved state ignored").map((l) =>
+        String(l.problem)
+      );
+      assert.deepEqual(problems, [
+        `state file ${file}: table meta, row "board-temperature-c:olt1/lt1": "hot" is not a temperature; ` +
+        "the row is ignored",
+        `state file ${file}: table meta, row "board-temperature-c:olt1/lt9": no such board is saved; ` +
+        "the row is ignored",
+      ]);
+    }
+    const upgraded = new DatabaseSync(file, { readOnly: true });
+    const version = upgraded.prepare("PRAGMA user_version").get() as { user_version: number };
+    const meta = upgraded.prepare("SELECT key FROM meta WHERE key GLOB 'board-temperature-c:*'").all();
+    const boards = upgraded.prepare("SELECT board, temperature_c FROM board ORDER BY board").all();
+    upgraded.close();
+    assert.equal(version.user_version, 3);
+    assert.deepEqual(meta, []);
+    assert.deepEqual(boards.map((row) => ({ ...row })), [
+      { board: "lt1", temperature_c: null },
+      { board: "lt2", temperature_c: 71.5 },
+    ]);
   }));
