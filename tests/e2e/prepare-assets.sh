@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare the guest side of the end-to-end tier: Debian 6.1 kernels for x86_64 and aarch64, their
 # module trees, the virtio-i2c / virtio-gpio (and, for x86, PCA954x mux) drivers that Debian does
-# not enable, built out of tree from Debian's own linux-source-6.1, and static busybox binaries.
+# not enable, built out of tree from Debian's own linux-source-6.1, static busybox binaries, and
+# Debian's arm64 ethtool with the shared libraries it needs (for `ethtool -m` in the guests).
 #
 #   tests/e2e/prepare-assets.sh [CACHE_DIR]     (default ${SFPEMU_E2E_CACHE:-$HOME/.cache/sfpemu-e2e})
 #
@@ -31,6 +32,12 @@ CACHE_DIR=$(cd "$CACHE_DIR" && pwd)
 RUNTIME_PKGS=(qemu-system-x86 qemu-system-arm busybox-static device-tree-compiler kmod cpio)
 # Host packages needed only to BUILD the cache (headers for the ABI are added below).
 BUILD_PKGS=(linux-source-6.1 gcc make gcc-12-aarch64-linux-gnu binutils-aarch64-linux-gnu xz-utils)
+# ethtool for the aarch64 guests: Debian's arm64 binary (GPL: fetched here, never committed), the
+# packages its shared libraries come from (its Depends), and those libraries by their soname,
+# the dynamic loader (its ELF interpreter, /lib/ld-linux-aarch64.so.1) included. The build checks
+# that every NEEDED entry of the binary and of these libraries is among them.
+ETHTOOL_DEBS=(ethtool libmnl0 libc6)
+ETHTOOL_LIBS=(ld-linux-aarch64.so.1 libc.so.6 libm.so.6 libmnl.so.0)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -118,7 +125,8 @@ resolve_inputs() {
   local var pkg v
   for var in "V_IMG_X86 linux-image-$KVER_X86" "V_IMG_ARM linux-image-$KVER_ARM:arm64" \
     "V_HDR_X86 linux-headers-$KVER_X86" "V_HDR_ARM linux-headers-$KVER_ARM:arm64" \
-    "V_SRC linux-source-6.1" "V_BB_X86 busybox-static" "V_BB_ARM busybox-static:arm64"; do
+    "V_SRC linux-source-6.1" "V_BB_X86 busybox-static" "V_BB_ARM busybox-static:arm64" \
+    "V_ETHTOOL ethtool:arm64" "V_LIBMNL libmnl0:arm64" "V_LIBC libc6:arm64"; do
     pkg=${var#* } var=${var%% *}
     v=$(candidate "$pkg")
     if [ -z "$v" ]; then log "package $pkg is not available from apt"; return 1; fi
@@ -133,7 +141,10 @@ linux-headers-$KVER_X86=$V_HDR_X86
 linux-headers-$KVER_ARM=$V_HDR_ARM
 linux-source-6.1=$V_SRC
 busybox-static:amd64=$V_BB_X86
-busybox-static:arm64=$V_BB_ARM"
+busybox-static:arm64=$V_BB_ARM
+ethtool:arm64=$V_ETHTOOL
+libmnl0:arm64=$V_LIBMNL
+libc6:arm64=$V_LIBC"
 }
 
 cache_complete() {
@@ -146,7 +157,8 @@ cache_complete() {
     "x86_64/modules/lib/modules/$KVER_X86/updates/sfpemu/i2c-mux-pca954x.ko" \
     "aarch64/modules/lib/modules/$KVER_ARM/updates/sfpemu/i2c-virtio.ko" \
     "aarch64/modules/lib/modules/$KVER_ARM/updates/sfpemu/gpio-virtio.ko" \
-    "aarch64/modules/lib/modules/$KVER_ARM/kernel/drivers/net/ethernet/cadence/macb.ko"; do
+    "aarch64/modules/lib/modules/$KVER_ARM/kernel/drivers/net/ethernet/cadence/macb.ko" \
+    aarch64/ethtool/ethtool "${ETHTOOL_LIBS[@]/#/aarch64/ethtool/lib/}"; do
     [ -s "$CACHE_DIR/$f" ] || { log "cache incomplete: $f missing"; return 1; }
   done
 }
@@ -203,7 +215,8 @@ download() { # dir pkg=version...
   (cd "$dir" && apt-get download -q "${opt[@]}" "$@" >/dev/null) || die "apt-get download $* failed"
 }
 download "$BUILD/debs" "linux-image-$KVER_X86=$V_IMG_X86" "linux-image-$KVER_ARM:arm64=$V_IMG_ARM" \
-  "linux-headers-$KVER_ARM:arm64=$V_HDR_ARM" "busybox-static:arm64=$V_BB_ARM"
+  "linux-headers-$KVER_ARM:arm64=$V_HDR_ARM" "busybox-static:arm64=$V_BB_ARM" \
+  "ethtool:arm64=$V_ETHTOOL" "libmnl0:arm64=$V_LIBMNL" "libc6:arm64=$V_LIBC"
 deb() { # pattern -> the one matching .deb
   local f
   f=$(find "$BUILD/debs" -maxdepth 1 -name "$1" | head -n1)
@@ -274,6 +287,30 @@ dpkg-deb -x "$(deb "busybox-static_*_arm64.deb")" "$BUILD/aarch64/bb"
 [ -f "$BUILD/aarch64/bb/bin/busybox" ] || die "bin/busybox not in the arm64 busybox-static package"
 mv "$BUILD/aarch64/bb/bin/busybox" "$BUILD/aarch64/busybox"
 rm -rf "$BUILD/aarch64/bb"
+
+# --- ethtool (aarch64) ---------------------------------------------------------------------------
+# The binary as aarch64/ethtool/ethtool, the libraries (links resolved) in aarch64/ethtool/lib/; the
+# tests put them into the initramfs as /usr/sbin/ethtool, /lib/ld-linux-aarch64.so.1 and
+# /lib/aarch64-linux-gnu/* (qemu.ts: ethtoolFiles).
+log "aarch64: unpacking ethtool and its libraries (${ETHTOOL_DEBS[*]})"
+ET_PKG="$SCRATCH/ethtool-pkg" ET="$BUILD/aarch64/ethtool"
+mkdir -p "$ET_PKG" "$ET/lib"
+for p in "${ETHTOOL_DEBS[@]}"; do dpkg-deb -x "$(deb "${p}_*_arm64.deb")" "$ET_PKG"; done
+[ -f "$ET_PKG/sbin/ethtool" ] || die "sbin/ethtool not in the arm64 ethtool package"
+cp "$ET_PKG/sbin/ethtool" "$ET/ethtool"
+for lib in "${ETHTOOL_LIBS[@]}"; do
+  f=$(find "$ET_PKG/lib" "$ET_PKG/usr/lib" -name "$lib" \( -type f -o -type l \) 2>/dev/null | head -n1 || true)
+  [ -n "$f" ] || die "$lib is in none of ${ETHTOOL_DEBS[*]} (arm64)"
+  cp -L "$f" "$ET/lib/$lib"
+done
+interp=$(aarch64-linux-gnu-readelf -l "$ET/ethtool" | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
+[ "$interp" = /lib/ld-linux-aarch64.so.1 ] || die "ethtool's ELF interpreter is '$interp', not /lib/ld-linux-aarch64.so.1"
+for f in "$ET/ethtool" "$ET"/lib/*; do
+  for lib in $(aarch64-linux-gnu-readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    [ -f "$ET/lib/$lib" ] || die "$(basename "$f") needs $lib: add it to ETHTOOL_LIBS (and its package to ETHTOOL_DEBS)"
+  done
+done
+rm -rf "$ET_PKG"
 
 # --- out-of-tree drivers from Debian's source ----------------------------------------------------
 log "waiting for the source extraction"

@@ -551,3 +551,31 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
     qemuExitCode: status.code,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guest tools from the cache
+
+/**
+ * Debian's arm64 ethtool and the shared libraries it needs, which prepare-assets.sh puts into the
+ * cache's aarch64/ethtool/, as runGuest's `files`: the binary as /usr/sbin/ethtool, the dynamic
+ * loader where the binary's ELF interpreter points (/lib/ld-linux-aarch64.so.1), the libraries
+ * where Debian's loader looks for them (/lib/aarch64-linux-gnu/).
+ */
+export function ethtoolFiles(cacheDir = defaultCacheDir()): Record<string, string> {
+  const dir = path.join(cacheDir, "aarch64", "ethtool");
+  const files: Record<string, string> = { "/usr/sbin/ethtool": path.join(dir, "ethtool") };
+  try {
+    for (const entry of Deno.readDirSync(path.join(dir, "lib"))) {
+      const guest = entry.name.startsWith("ld-linux-")
+        ? `/lib/${entry.name}`
+        : `/lib/aarch64-linux-gnu/${entry.name}`;
+      files[guest] = path.join(dir, "lib", entry.name);
+    }
+    Deno.statSync(files["/usr/sbin/ethtool"]);
+  } catch {
+    throw new Error(
+      `no ethtool in the e2e asset cache ${cacheDir}; run: tests/e2e/prepare-assets.sh ${cacheDir}`,
+    );
+  }
+  return files;
+}
