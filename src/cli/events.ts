@@ -27,7 +27,18 @@ export const eventsCommand: Command = clientVerb({
     if (count === 0) return 0;
     let seen = 0;
     for await (const message of client.events({ since })) {
-      if (message.event === "hello") continue;
+      if (message.event === "hello") {
+        // A resumed stream whose gap the emulator no longer keeps (a restart, or a client that
+        // fell far behind): say so, on stderr so that --format json stays parseable.
+        const missed = helloMissed(message.data);
+        if (missed) {
+          console.error(
+            `sfpemu events: events ${missed.after + 1}..${missed.before - 1} are no longer kept ` +
+              "(the emulator restarted, or they fell out of its history)",
+          );
+        }
+        continue;
+      }
       let event: Record<string, unknown>;
       try {
         event = JSON.parse(message.data);
@@ -42,6 +53,15 @@ export const eventsCommand: Command = clientVerb({
     throw new ApiClientError(`the API at ${client.baseUrl} closed the event stream (sfpemu run stopped?)`);
   },
 });
+
+/** The hello event's `missed: {after, before}`, when the emulator reports a gap. */
+function helloMissed(data: string): { after: number; before: number } | undefined {
+  try {
+    const missed = JSON.parse(data)?.missed;
+    if (Number.isSafeInteger(missed?.after) && Number.isSafeInteger(missed?.before)) return missed;
+  } catch { /* a hello without JSON says nothing about a gap */ }
+  return undefined;
+}
 
 function wholeNumber(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;

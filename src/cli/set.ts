@@ -2,7 +2,7 @@
 // releases its RX_LOS / TX_FAULT pins (PATCH .../signals), as key=value pairs.
 import { type Command, UsageError } from "./command.ts";
 import { CLIENT_USAGE, clientVerb, modulePath, parseCagePath } from "./api-client.ts";
-import { DIAGNOSTIC_KEYS } from "../api/request-body.ts";
+import { DIAGNOSTIC_KEYS } from "../lab/module-spec.ts";
 import { FORCIBLE_SIGNALS } from "../lab/lab.ts";
 import { didYouMean } from "../sfp/spelling.ts";
 

@@ -5,7 +5,7 @@
  * is inferred from it. What a shape cannot say (one action per step, `at` in order, a fault's
  * parameters) is checked in load.ts.
  */
-import { DIAGNOSTIC_KEYS, OVERRIDE_KEYS } from "../api/request-body.ts";
+import { DIAGNOSTIC_KEYS, OVERRIDE_KEYS } from "../lab/module-spec.ts";
 import { FAULT_KINDS } from "../sfp/faults.ts";
 import {
   decimal,

@@ -135,6 +135,39 @@ Deno.test("events: json and text lines from the stream, --since and --count", as
   failed(await sfpemu(["events", "--format", "xml", "--api", api]), 2, /--format is json or text/);
 });
 
+Deno.test("events --since N: a gap the emulator no longer keeps is said on stderr; stdout stays JSON", async () => {
+  await using lab = await LabFixture.start();
+  const api = (await lab.serve()).slice("http://".length);
+  const since = lab.lab.events.lastSeq;
+  lab.lab.plug("olt1", "lt1", 2, { profile: "sfp-1000base-lx", overrides: {} });
+  // More events than the history keeps (1000), so the first ones after `since` are gone.
+  for (let i = 0; lab.lab.events.firstKept <= since + 1; i++) {
+    lab.lab.setDiagnostics("olt1", "lt1", 2, { temperatureC: 30 + (i % 2) });
+  }
+  const firstKept = lab.lab.events.firstKept;
+  const result = await sfpemu([
+    "events",
+    "--since",
+    String(since),
+    "--count",
+    "1",
+    "--format",
+    "json",
+    "--api",
+    api,
+  ]);
+  assert.equal(JSON.parse(ok(result)).seq, firstKept);
+  assert.equal(
+    result.stderr.trim(),
+    `sfpemu events: events ${since + 1}..${firstKept - 1} are no longer kept ` +
+      "(the emulator restarted, or they fell out of its history)",
+  );
+  // No gap, no warning.
+  const whole = await sfpemu(["events", "--since", String(firstKept - 1), "--count", "1", "--api", api]);
+  assert.match(ok(whole), new RegExp(`#${firstKept}  `));
+  assert.equal(whole.stderr, "");
+});
+
 Deno.test("client verbs: a clear error when the emulator is not running, or wants a token", async () => {
   const port = closedPort();
   for (
