@@ -15,6 +15,10 @@
 // module takes out itself: once the host's TX_DISABLE reset pulses have cleared it (SFF-8419), it
 // goes as if cleared, with the reason. All randomness comes from the seed. faultProgress() tells how
 // far each fault has got, and setFault takes it back, so a restart continues a fault where it was.
+//
+// What the host writes is kept across a restart too: userEeprom() (page 00h's user EEPROM) and
+// a2Control() (the control bits, the page select and the other pages), each announced by an event
+// before write() returns, and put back into a new module by restoreUserEeprom / restoreA2Control.
 import {
   bitField,
   type DecodedFields,
@@ -114,6 +118,12 @@ export type ModuleEvent =
   /** The host changed the user EEPROM (A2h bytes 128-247 of page 00h): the store saves it. */
   | { readonly type: "userEeprom" }
   /**
+   * The host changed another byte it may write (a2Control(): a control bit of A2h 110 or 118, the
+   * page select, a byte of a page other than 00h); raised after what the change caused (a soft
+   * TX_DISABLE's events): the store saves it.
+   */
+  | { readonly type: "a2Control" }
+  /**
    * A fault was set (active, with its parameters) or cleared (not active, with the ones it had);
    * `reason` when the module took it out itself (a latched TX_FAULT reset by the host).
    */
@@ -142,6 +152,11 @@ export interface FaultProgress {
   readonly origin?: { readonly value: number; readonly atMs: number };
   /** A latched tx-fault: the host's reset pulses it still takes. */
   readonly resetsLeft?: number;
+  /**
+   * A latched tx-fault: a reset pulse is under way (the host disabled the transmitter while the
+   * fault was in force and has not enabled it again). Kept only while the transmitter is still off.
+   */
+  readonly inPulse?: boolean;
 }
 
 /** How a module is told the host's TX_DISABLE level. */
@@ -372,18 +387,25 @@ export class SfpModule {
     }
     const softTxDisableBefore = readBit(this.#a2, STATUS, "softTxDisable");
     let userEepromChanged = false;
+    let controlChanged = false;
     for (let i = 1; i < data.length; i++) {
-      const changed = this.#storeA2(pointer, data[i]);
-      if (changed && this.#isUserEepromByte(pointer)) userEepromChanged = true;
+      if (this.#storeA2(pointer, data[i])) {
+        if (this.#isUserEepromByte(pointer)) userEepromChanged = true;
+        else controlChanged = true;
+      }
       pointer = (pointer + 1) % DEVICE_SIZE;
     }
     this.#pointers.A2 = pointer;
     this.#afterA2Write(softTxDisableBefore);
-    if (userEepromChanged) this.#emit([{ type: "userEeprom" }]);
+    // After what the write caused, so that whoever saves the bytes on hearing of them saves that too.
+    const written: ModuleEvent[] = [];
+    if (controlChanged) written.push({ type: "a2Control" });
+    if (userEepromChanged) written.push({ type: "userEeprom" });
+    if (written.length > 0) this.#emit(written);
     return true;
   }
 
-  /** Whether offset is in the user EEPROM of page 00h (other pages are not kept across restarts). */
+  /** Whether offset is in the user EEPROM of page 00h (a byte of another page is in a2Control()). */
   #isUserEepromByte(offset: number): boolean {
     return offset >= USER_EEPROM.offset && offset < USER_EEPROM.offset + USER_EEPROM.size &&
       this.#currentPage() === this.#pages[0];
@@ -636,10 +658,15 @@ export class SfpModule {
     this.#faults.set(fault.kind, { fault, sinceMs: progress?.sinceMs ?? timeMs, seed32, origin });
     if (fault.kind === "intermittent-nack") this.#intermittentNacks = new SeededRandom(seed32);
     if (fault.kind === "tx-fault") {
-      // Set again, the count starts over; a pulse already under way does not count.
+      // Set again, the count starts over; a pulse already under way does not count. Going on from
+      // progress, a pulse under way goes on if the transmitter is still off (restoreA2Control first).
       const { params } = fault;
       this.#latch = params.mode === "latched"
-        ? { resets: params.resets, resetsLeft: progress?.resetsLeft ?? params.resets, inPulse: false }
+        ? {
+          resets: params.resets,
+          resetsLeft: progress?.resetsLeft ?? params.resets,
+          inPulse: (progress?.inPulse ?? false) && this.txDisabled,
+        }
         : undefined;
     }
     this.#faultsChanged({ type: "fault", active: true, ...fault });
@@ -656,7 +683,9 @@ export class SfpModule {
         sinceMs: active.sinceMs,
         generation: this.#faultGenerations.get(kind)!,
         ...(active.origin ? { origin: { ...active.origin } } : {}),
-        ...(kind === "tx-fault" && this.#latch ? { resetsLeft: this.#latch.resetsLeft } : {}),
+        ...(kind === "tx-fault" && this.#latch
+          ? { resetsLeft: this.#latch.resetsLeft, ...(this.#latch.inPulse ? { inPulse: true } : {}) }
+          : {}),
       };
     }
     return progress;
@@ -767,6 +796,64 @@ export class SfpModule {
       throw new RangeError(`module ${this.profile.id} has ${size} user EEPROM bytes, got ${bytes.length}`);
     }
     this.#pages[0]?.set(bytes, USER_EEPROM.offset - A2_PAGE_START);
+  }
+
+  /**
+   * Everything else the host may write into A2h, as stored now: the lower half's writable bits
+   * (A2h 110 soft TX_DISABLE and soft RS0, 118 soft RS1 and power level select, 127 the page
+   * select with paging), then the upper half of each page from 01h on; every bit the host cannot
+   * write reads 0. A2h offsets are kept: 128 bytes, plus 128 per page beyond 00h; empty without A2h.
+   */
+  a2Control(): Uint8Array {
+    const control = new Uint8Array(this.#a2ControlSize());
+    if (!this.#hasA2h) return control;
+    const masks = this.#a2WriteMasks;
+    for (let offset = 0; offset < A2_PAGE_START; offset++) control[offset] = this.#a2[offset] & masks[offset];
+    for (let page = 1; page < this.#pages.length; page++) {
+      const bytes = this.#pages[page];
+      const at = A2_PAGE_START + (page - 1) * A2_PAGE_SIZE;
+      for (let i = 0; i < A2_PAGE_SIZE; i++) control[at + i] = bytes[i] & masks[A2_PAGE_START + i];
+    }
+    return control;
+  }
+
+  /**
+   * Puts back what a2Control() saved (after a restart) into a module not yet plugged, through the
+   * write masks, with what it implies and without an event (the host caused none now): a soft
+   * TX_DISABLE leaves the transmitter off (Tx bias and power read 0, flags as they follow), the
+   * power level state follows its select, reads see the selected page. A latched TX_FAULT's reset
+   * pulse stays under way only while the transmitter is still off.
+   */
+  restoreA2Control(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("restoreA2Control needs a Uint8Array");
+    const size = this.#a2ControlSize();
+    if (bytes.length !== size) {
+      throw new RangeError(
+        `module ${this.profile.id} has ${size} bytes of A2h control and pages (${this.#pages.length} ` +
+          `page(s)), got ${bytes.length}`,
+      );
+    }
+    if (!this.#hasA2h) return;
+    const masks = this.#a2WriteMasks;
+    const put = (target: Uint8Array, at: number, value: number, mask: number) => {
+      target[at] = (target[at] & ~mask) | (value & mask);
+    };
+    for (let offset = 0; offset < A2_PAGE_START; offset++) {
+      put(this.#a2, offset, bytes[offset], masks[offset]);
+    }
+    for (let page = 1; page < this.#pages.length; page++) {
+      const from = A2_PAGE_START + (page - 1) * A2_PAGE_SIZE;
+      for (let i = 0; i < A2_PAGE_SIZE; i++) {
+        put(this.#pages[page], i, bytes[from + i], masks[A2_PAGE_START + i]);
+      }
+    }
+    this.#updatePowerLevelState();
+    if (this.#latch && !this.txDisabled) this.#latch.inPulse = false;
+    this.#refresh(); // no events: the bytes and pins are as they were before the restart
+  }
+
+  #a2ControlSize(): number {
+    return this.#hasA2h ? A2_PAGE_START + (this.#pages.length - 1) * A2_PAGE_SIZE : 0;
   }
 
   /** Every field of the images as a guest reads them now, decoded through the field map. */
@@ -941,17 +1028,21 @@ function checkProgress(fault: Fault, progress: FaultProgress): void {
     throw problem("generation must be a whole number ≥ 1");
   }
   const moves = fault.kind === "temperature-ramp" || fault.kind === "rx-power-drift";
-  const { origin, resetsLeft } = progress;
+  const { origin, resetsLeft, inPulse } = progress;
   if (origin !== undefined && (!moves || !isTime(origin?.value) || !isTime(origin?.atMs))) {
     throw problem(moves ? "origin must be { value, atMs }, finite numbers" : "has an origin it cannot use");
   }
-  if (resetsLeft === undefined) return;
+  if (resetsLeft === undefined && inPulse === undefined) return;
   if (fault.kind !== "tx-fault" || fault.params.mode !== "latched") {
-    throw problem("has resetsLeft it cannot use");
+    throw problem(`has ${resetsLeft === undefined ? "inPulse" : "resetsLeft"} it cannot use`);
   }
-  if (!Number.isInteger(resetsLeft) || resetsLeft < 1 || resetsLeft > fault.params.resets) {
+  if (
+    resetsLeft !== undefined &&
+    (!Number.isInteger(resetsLeft) || resetsLeft < 1 || resetsLeft > fault.params.resets)
+  ) {
     throw problem(`resetsLeft must be a whole number 1..${fault.params.resets}`);
   }
+  if (inPulse !== undefined && typeof inPulse !== "boolean") throw problem("inPulse must be true or false");
 }
 
 function checkBoolean(value: unknown, what: string): void {

@@ -441,6 +441,57 @@ Deno.test("tx-fault latched: a soft TX_DISABLE pulse (A2h 110 bit 6) resets it t
   ]);
 });
 
+Deno.test("tx-fault latched: a soft reset pulse under way goes on in a module restored from a2Control and faultProgress", () => {
+  const latched = { mode: "latched", resets: 2 };
+  const old = moduleOf("sfp-10gbase-sr");
+  old.setFault("tx-fault", latched);
+  old.write(A2, Uint8Array.of(110, SOFT_TX_DISABLE)); // a pulse begins; then the restart
+  const progress = old.faultProgress()["tx-fault"]!;
+  assert.deepEqual({ ...progress, sinceMs: 0 }, { sinceMs: 0, generation: 1, resetsLeft: 2, inPulse: true });
+
+  // As the lab restores: the control bytes first, then the fault with its progress.
+  const restored = moduleOf("sfp-10gbase-sr");
+  restored.restoreA2Control(old.a2Control());
+  restored.setFault("tx-fault", latched, progress);
+  assert.equal(restored.txDisabled, true);
+  assert.equal(restored.txFault, true);
+  restored.write(A2, Uint8Array.of(110, 0)); // the pulse ends: it counts
+  assert.equal(restored.faultProgress()["tx-fault"]?.resetsLeft, 1);
+  restored.write(A2, Uint8Array.of(110, SOFT_TX_DISABLE));
+  restored.write(A2, Uint8Array.of(110, 0));
+  assert.equal(restored.txFault, false, "two pulses in all, one on each side of the restart");
+
+  // Without the transmitter still off, no pulse is under way: enabling it cannot end one.
+  const enabled = moduleOf("sfp-10gbase-sr");
+  enabled.setFault("tx-fault", latched, progress);
+  assert.deepEqual(enabled.faultProgress()["tx-fault"]?.inPulse, undefined);
+  enabled.setTxDisable(true, { atInsertion: true });
+  enabled.setTxDisable(false);
+  assert.equal(enabled.faultProgress()["tx-fault"]?.resetsLeft, 2);
+  // Control bytes restored over it that leave the transmitter on: no pulse is under way any more.
+  const reverted = moduleOf("sfp-10gbase-sr");
+  reverted.restoreA2Control(old.a2Control());
+  reverted.setFault("tx-fault", latched, progress);
+  assert.equal(reverted.faultProgress()["tx-fault"]?.inPulse, true);
+  reverted.restoreA2Control(new Uint8Array(128));
+  assert.equal(reverted.txDisabled, false);
+  assert.equal(reverted.faultProgress()["tx-fault"]?.inPulse, undefined);
+
+  assert.throws(
+    () => moduleOf("sfp-10gbase-sr").setFault("tx-fault", latched, { ...progress, inPulse: "yes" as never }),
+    /progress inPulse must be true or false/,
+  );
+  assert.throws(
+    () =>
+      moduleOf("sfp-10gbase-sr").setFault("tx-fault", { mode: "stuck" }, {
+        sinceMs: 0,
+        generation: 1,
+        inPulse: true,
+      }),
+    /progress has inPulse it cannot use/,
+  );
+});
+
 Deno.test("tx-fault latched: TX_DISABLE held high keeps TX_FAULT high, however long, until released", () => {
   const clock = new ManualClock(0);
   const module = moduleOf("sfp-10gbase-sr", { clock, insertedAtMs: 0 });

@@ -410,6 +410,95 @@ Deno.test("A2h paging: byte 127 selects the upper half; unknown pages read 0xFF 
   assert.deepEqual(module.decode().pageSelect, 2);
 });
 
+/** A paged module (3 pages, a declared power level) on a clock at 1e9, inserted at 0: ready, and the same twice. */
+function pagedControlModule(): SfpModule {
+  const base = profile("sfp-10gbase-sr");
+  const clock = new ManualClock(1e9);
+  return new SfpModule({
+    ...base,
+    codes: {
+      ...base.codes,
+      options: ["pagingImplemented", "powerLevel2", "txDisable", "txFault", "losNormal"],
+    },
+    a2hPages: 3,
+  }, { now: clock.now, insertedAtMs: 0, seed: 1 });
+}
+
+Deno.test("a2Control: the host's control bits, page select and other pages, each write that changes one an event", () => {
+  const module = pagedControlModule();
+  const seen = recordEvents(module);
+  assert.deepEqual(module.a2Control(), new Uint8Array(128 + 2 * 128), "nothing written yet");
+  module.write(A2, Uint8Array.of(110, 0xff)); // only soft TX_DISABLE and soft RS0 are the host's
+  // After what the write caused (the transmitter off, its flags): a save on hearing it has all of that.
+  assert.deepEqual([seen[0].type, seen.at(-1)?.type], ["txDisable", "a2Control"]);
+  module.write(A2, Uint8Array.of(118, 0xff)); // soft RS1 and power level select
+  module.write(A2, Uint8Array.of(127, 2, 0x11, 0x22)); // page 02h, and its first bytes
+  module.write(A2, Uint8Array.of(246, 0x33, 0x44, 0x55)); // 248 is not writable on any page
+  assert.equal(seen.filter((e) => e.type === "a2Control").length, 4);
+  assert.equal(seen.filter((e) => e.type === "userEeprom").length, 0, "page 02h is not the user EEPROM");
+  const before = seen.length;
+  module.write(A2, Uint8Array.of(118, 0x09)); // what is there already
+  module.write(A2, Uint8Array.of(0, 0xff)); // a threshold: read-only
+  assert.equal(seen.length, before, "no change, no event");
+  module.write(A2, Uint8Array.of(127, 0));
+  module.write(A2, Uint8Array.of(128, 0x66));
+  assert.deepEqual(seen.slice(before).map((e) => e.type), ["a2Control", "userEeprom"]);
+
+  const control = module.a2Control();
+  const expected = new Uint8Array(128 + 2 * 128);
+  expected[110] = SOFT_TX_DISABLE | SOFT_RS0;
+  expected[118] = 0x09; // the power level state (bit 1) is the module's, not saved
+  expected[127] = 0;
+  expected.set([0x11, 0x22], 256);
+  expected.set([0x33, 0x44], 256 + 118);
+  assert.deepEqual(control, expected);
+  assert.equal(moduleOf("sfp-10gbase-sr").a2Control().length, 128, "no paging: the lower half alone");
+  assert.deepEqual(moduleOf("sfp-10g-dac-passive-3m").a2Control(), new Uint8Array(0), "no A2h: nothing");
+});
+
+Deno.test("restoreA2Control: a new module as the host left the old one, with the effects, without events", () => {
+  const old = pagedControlModule();
+  old.write(A2, Uint8Array.of(110, SOFT_TX_DISABLE | SOFT_RS0));
+  old.write(A2, Uint8Array.of(118, 0x09));
+  old.write(A2, Uint8Array.of(127, 1, 0xa1, 0xa2));
+  old.write(A2, Uint8Array.of(127, 2, 0xb1));
+  const saved = old.a2Control();
+
+  const restored = pagedControlModule();
+  const seen = recordEvents(restored);
+  restored.restoreA2Control(saved);
+  assert.deepEqual([...seen], [], "the host caused nothing now");
+  assert.deepEqual(restored.a2(), old.a2(), "every byte a guest reads, page 02h selected");
+  assert.deepEqual(restored.decode(), old.decode());
+  assert.equal(restored.txDisabled, true);
+  assert.equal(restored.diagnostics().txBiasMa, 0);
+  assert.equal(restored.diagnostics().txPowerDbm, -Infinity);
+  assert.equal(readAt(restored, A2, 118, 1)[0], 0x0b, "the power level state follows the restored select");
+  restored.write(A2, Uint8Array.of(127, 1));
+  assert.deepEqual([...readAt(restored, A2, 128, 2)], [0xa1, 0xa2]);
+  // The soft bit is the host's again: clearing it turns the transmitter on, as on the old module.
+  restored.write(A2, Uint8Array.of(110, 0));
+  assert.equal(restored.txDisabled, false);
+  assert.deepEqual(seen.filter((e) => e.type === "txDisable"), [
+    { type: "txDisable", source: "soft", asserted: false, txDisabled: false },
+  ]);
+
+  // Only what the host may write is taken: the rest of the bytes is the module's.
+  const junk = new Uint8Array(saved.length).fill(0xff);
+  const masked = pagedControlModule();
+  masked.restoreA2Control(junk);
+  assert.equal(
+    readAt(masked, A2, 110, 1)[0] & ~(TX_DISABLE_PIN | RS1_PIN | RS0_PIN),
+    SOFT_TX_DISABLE | SOFT_RS0,
+  );
+  assert.equal(readAt(masked, A2, 0, 1)[0], pagedControlModule().a2()[0], "thresholds untouched");
+  assert.equal(readAt(masked, A2, 127, 1)[0], 0xff, "page FFh selected, as the host could");
+  assert.throws(() => masked.restoreA2Control(new Uint8Array(128)), /has 384 bytes of A2h control and pages/);
+  const cable = moduleOf("sfp-10g-dac-passive-3m");
+  cable.restoreA2Control(new Uint8Array(0));
+  assert.throws(() => cable.restoreA2Control(new Uint8Array(128)), RangeError);
+});
+
 Deno.test("a read is one consistent snapshot of the diagnostics", () => {
   const module = moduleOf("sfp-10gbase-sr");
   module.setDiagnostics({ temperatureC: 40.5, vccV: 3.25, txBiasMa: 8, txPowerDbm: -2, rxPowerDbm: -5 });
