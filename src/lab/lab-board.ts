@@ -13,7 +13,10 @@ import { type ListenerEvent, VhostUserListener } from "../vhost/listener.ts";
 import type { EventBus } from "./events.ts";
 
 /** Module events whose lab event name is not just `module-<type>`. */
-const MODULE_EVENT_TYPES = new Map([["userEeprom", "user-eeprom-written"]]);
+const MODULE_EVENT_TYPES = new Map([
+  ["userEeprom", "user-eeprom-written"],
+  ["a2Control", "a2-control-written"],
+]);
 
 /** ONIE's "MM/DD/YYYY HH:NN:SS"; fixed, so the board's EEPROM is the same on every run. */
 const MANUFACTURE_DATE = "01/01/2025 00:00:00";

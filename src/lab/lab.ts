@@ -51,6 +51,13 @@ export interface LabModule extends CageModule {
   userEeprom(): Uint8Array;
   restoreUserEeprom(bytes: Uint8Array): void;
   /**
+   * The rest of what a host wrote and expects to keep: the control bits (soft TX_DISABLE, rate
+   * select, power level select), the page select and other pages (src/sfp/module.ts a2Control).
+   */
+  a2Control(): Uint8Array;
+  /** Puts a2Control() bytes back into a module not yet plugged, with their effects, without events. */
+  restoreA2Control(bytes: Uint8Array): void;
+  /**
    * Puts a fault in (replacing one of its kind); throws for a kind or parameter it cannot take.
    * With `progress` (saved from faultProgress() before a restart) it goes on from there.
    */
@@ -86,6 +93,8 @@ export interface CageState {
   forcedSignals: ForcedSignals;
   /** Absent for an empty cage (and for a module without user EEPROM: zero bytes). */
   userEeprom?: Uint8Array;
+  /** What the host wrote into the module's control bytes and other pages (a2Control()); as userEeprom. */
+  a2Control?: Uint8Array;
   /** Faults in force; absent or empty for none. */
   faults?: FaultSettings;
   /** How far those faults have got, so a restart goes on with them; absent for a fault without. */
@@ -299,6 +308,13 @@ export class Lab<M extends LabModule = LabModule> {
     } catch (error) {
       // Another profile of the same id may have a different EEPROM: the module is still worth having.
       this.#log.warn("saved user EEPROM not restored", { cage: path, error });
+    }
+    try {
+      // Before the faults: a latched TX_FAULT's pulse under way needs the transmitter still off.
+      if (saved.a2Control) module.restoreA2Control(saved.a2Control);
+    } catch (error) {
+      // Another profile of the same id may have other pages: the module starts at its defaults.
+      this.#log.warn("saved A2h control bytes not restored", { cage: path, error });
     }
     for (const [kind, params] of Object.entries(saved.faults ?? {})) {
       this.#restoreFault(module, path, kind, params, saved.faultProgress?.[kind]);
@@ -571,6 +587,7 @@ export class Lab<M extends LabModule = LabModule> {
       module: Object.keys(diagnostics).length > 0 ? { ...spec, diagnostics } : spec,
       forcedSignals: this.forcedSignals(module),
       userEeprom: module.userEeprom(),
+      a2Control: module.a2Control(),
       ...(faults.length > 0 ? { faults: faultSettings(faults), faultProgress: module.faultProgress() } : {}),
     };
   }

@@ -16,6 +16,14 @@
 // a median of 0.007 ms (0.015 ms with its event) on a transfer whose round trip takes 0.05-0.1 ms;
 // once every few hundred writes SQLite's WAL checkpoint makes one take a few ms (a real EEPROM's
 // write cycle is 5 ms).
+//
+// So is a guest's write to the rest of what it may write into A2h (a2-control-written: soft
+// TX_DISABLE, rate and power level select, the page select, another page's bytes). The module
+// raises it after what the write caused, and the cage's whole row is saved as the write left it:
+// a latched TX_FAULT's reset count, or the fault a reset pulse cleared, goes with the soft
+// TX_DISABLE that did it. One INSERT OR REPLACE per write that changed a bit (a write of what is
+// there already changes none): measured at a median of 0.009 ms more per write (0.015 ms for a
+// byte-118 write with its event, 0.034 ms for a soft TX_DISABLE with its flags and pins).
 import type { Logger } from "../log/logger.ts";
 import { LabError } from "../lab/errors.ts";
 import type { CageState, Lab, LabModule } from "../lab/lab.ts";
@@ -116,6 +124,8 @@ export class LabStore<M extends LabModule = LabModule> {
       this.#queueSave();
     } else if (event.type === "user-eeprom-written") {
       this.#saveUserEeprom(event.path);
+    } else if (event.type === "a2-control-written") {
+      this.#saveCageNow(event.path);
     }
   }
 
@@ -171,6 +181,15 @@ export class LabStore<M extends LabModule = LabModule> {
     if (!this.#save(path, () => this.#file.saveUserEeprom(path, bytes))) return;
     // Heard after user-eeprom-written by every listener: the bus delivers it once that one is done.
     this.#lab.events.publish("user-eeprom-saved", path, { bytes: bytes.length });
+  }
+
+  /** A cage's row as the lab has it now, before the guest's write is acknowledged. */
+  #saveCageNow(path: string): void {
+    const cage = this.#cageState(path);
+    if (!cage || !this.#save(path, () => this.#file.saveCage(path, cage))) return;
+    // Saved as it is now: a save queued for it this turn has nothing left to do (unless it changes again).
+    this.#changedCages.delete(path);
+    this.#lab.events.publish("a2-control-saved", path, {});
   }
 
   #boardChange(path: string): { board: SavedBoard; cages: Map<string, CageState> } {

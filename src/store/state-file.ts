@@ -2,7 +2,8 @@
 // must find again after a restart: per board its kind, whether it is pulled out and the
 // temperature the user set, per cage the module (profile, overrides, diagnostics the user set),
 // forced pins, faults in force with how far they have got (when each was set, a ramp's origin),
-// and the user EEPROM bytes; and in `meta` the topology's name and how far the event numbers went.
+// the user EEPROM bytes and the rest of what the host wrote into A2h (control bits, page select,
+// other pages); and in `meta` the topology's name and how far the event numbers went.
 //
 // Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
 // the call returns, so SIGKILL or a crash of sfpemu loses nothing; only a power cut can lose the last
@@ -30,9 +31,10 @@ export const STATE_FILE_NAME = "sfpemu-state.db";
 const APPLICATION_ID = 0x53465045;
 /**
  * 2: cage.faults added (issue 7). 3: cage.fault_progress, and board.temperature_c (schema 2 kept
- * it in a meta row per board). Files of older schemas are upgraded in place when opened.
+ * it in a meta row per board). 4: cage.a2_control (the host's A2h control bits, page select and
+ * other pages). Files of older schemas are upgraded in place when opened.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -52,6 +54,7 @@ const SCHEMA = `
     user_eeprom BLOB,
     faults TEXT,
     fault_progress TEXT,
+    a2_control BLOB,
     PRIMARY KEY (olt, board, cage)
   ) STRICT;
 `;
@@ -73,6 +76,11 @@ const COLUMNS: Record<number, Record<string, string>> = {
     board: "olt,board,kind,topology_kind,removed,temperature_c",
     cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom,faults,fault_progress",
   },
+  4: {
+    meta: "key,value",
+    board: "olt,board,kind,topology_kind,removed,temperature_c",
+    cage: "olt,board,cage,module,rx_los_forced,tx_fault_forced,user_eeprom,faults,fault_progress,a2_control",
+  },
 };
 
 /** What takes a file of schema N to N + 1; rows it could not carry over, each with why. */
@@ -82,6 +90,11 @@ const UPGRADES: Record<number, (db: DatabaseSync) => string[]> = {
     return [];
   },
   2: upgradeTo3,
+  // Modules saved before it start with the control bits at their defaults, as they did then.
+  3: (db) => {
+    db.exec("ALTER TABLE cage ADD COLUMN a2_control BLOB");
+    return [];
+  },
 };
 
 /** Schema 2's meta key of a board's temperature: this followed by the board's path. */
@@ -186,8 +199,9 @@ export class StateFile {
       ),
       writeCage: db.prepare(
         `INSERT OR REPLACE INTO cage
-           (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom, faults, fault_progress)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           (olt, board, cage, module, rx_los_forced, tx_fault_forced, user_eeprom, faults, fault_progress,
+            a2_control)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deleteBoardCages: db.prepare("DELETE FROM cage WHERE olt = ? AND board = ?"),
       writeUserEeprom: db.prepare("UPDATE cage SET user_eeprom = ? WHERE olt = ? AND board = ? AND cage = ?"),
@@ -338,6 +352,11 @@ export class StateFile {
     this.#statements.writeUserEeprom.run(bytes, olt, board, Number(cage));
   }
 
+  /** One cage's row, whole: a single statement, so SQLite commits it on its own. */
+  saveCage(path: string, cage: CageState): void {
+    this.#writeCage(path, cage);
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
@@ -368,6 +387,7 @@ export class StateFile {
       cage.userEeprom ?? null,
       json(cage.faults),
       json(cage.faultProgress),
+      cage.a2Control ?? null,
     );
   }
 
@@ -543,10 +563,16 @@ function cageOfRow(row: Row, note: (problem: string) => void): CageState {
     // Without it the faults start over: worse than going on, better than losing the module.
     note(`${(error as Error).message}; the faults start over`);
   }
+  const a2Control = row.a2_control;
+  if (a2Control !== null && !(a2Control instanceof Uint8Array)) {
+    // Without it the module starts with its control bits at their defaults, as a new one would.
+    note("a2_control is not a BLOB; the module's control bytes start at their defaults");
+  }
   return {
     module,
     forcedSignals,
     ...(row.user_eeprom instanceof Uint8Array ? { userEeprom: row.user_eeprom } : {}),
+    ...(a2Control instanceof Uint8Array ? { a2Control } : {}),
     ...(faults ? { faults } : {}),
     ...(faultProgress ? { faultProgress } : {}),
   };

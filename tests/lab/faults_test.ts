@@ -218,7 +218,7 @@ Deno.test("a state file of schema 1 (before faults) is upgraded in place to the 
       lab.lab.setFault("olt1", "lt1", 2, "power-class", { level: 3 });
     }
     const upgraded = new DatabaseSync(file, { readOnly: true });
-    assert.equal((upgraded.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 3);
+    assert.equal((upgraded.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 4);
     const row = upgraded.prepare("SELECT faults FROM cage WHERE board = 'lt1' AND cage = 2").get();
     upgraded.close();
     assert.deepEqual(JSON.parse(String(row?.faults)), { "power-class": { level: 3 } });

@@ -7,8 +7,8 @@ import type { LabEvent } from "../../src/lab/events.ts";
 import { catalogEntries, sfpModuleFactory } from "../../src/lab/sfp-modules.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { EventLoop } from "../../src/native/event-loop.ts";
-import { type Catalog, loadCatalog } from "../../src/sfp/catalog.ts";
-import type { SfpModule } from "../../src/sfp/module.ts";
+import { Catalog, loadCatalog } from "../../src/sfp/catalog.ts";
+import type { ModuleProfile, SfpModule } from "../../src/sfp/module.ts";
 import type { LabStore } from "../../src/store/lab-store.ts";
 import { startStoredLab } from "../../src/store/stored-lab.ts";
 import { loadTopology } from "../../src/topology/load.ts";
@@ -57,6 +57,8 @@ export interface LabFixtureOptions {
   token?: string;
   /** The run's seed (`sfpemu run --seed`); default a random one. */
   seed?: number;
+  /** Profiles besides the catalog's (made in code: a module no devices/ file describes). */
+  profiles?: ModuleProfile[];
 }
 
 let catalogLoaded: Promise<Catalog> | undefined;
@@ -83,7 +85,8 @@ export class LabFixture {
   static async start(options: LabFixtureOptions = {}): Promise<LabFixture> {
     const ownsDir = options.dir === undefined;
     const dir = options.dir ?? await Deno.makeTempDir({ prefix: "sfpemu-lab-" });
-    const catalog = await (catalogLoaded ??= loadCatalog());
+    const loaded = await (catalogLoaded ??= loadCatalog());
+    const catalog = options.profiles ? new Catalog([...loaded.values(), ...options.profiles]) : loaded;
     const topology = loadTopology(options.topology ?? TEST_TOPOLOGY, {
       knownProfiles: new Set(catalog.keys()),
       env: {},

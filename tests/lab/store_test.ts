@@ -381,6 +381,7 @@ Deno.test("a state file of schema 2 is upgraded: board temperatures move from me
     // Back to what an sfpemu of schema 2 wrote: temperatures in meta rows, no fault progress.
     const old = new DatabaseSync(file);
     old.exec(`
+      ALTER TABLE cage DROP COLUMN a2_control;
       ALTER TABLE cage DROP COLUMN fault_progress;
       ALTER TABLE board DROP COLUMN temperature_c;
       INSERT INTO meta VALUES ('board-temperature-c:olt1/lt2', '71.5'), ('board-temperature-c:olt1/lt9', '40'),
@@ -411,7 +412,7 @@ Deno.test("a state file of schema 2 is upgraded: board temperatures move from me
     const meta = upgraded.prepare("SELECT key FROM meta WHERE key GLOB 'board-temperature-c:*'").all();
     const boards = upgraded.prepare("SELECT board, temperature_c FROM board ORDER BY board").all();
     upgraded.close();
-    assert.equal(version.user_version, 3);
+    assert.equal(version.user_version, 4);
     assert.deepEqual(meta, []);
     assert.deepEqual(boards.map((row) => ({ ...row })), [
       { board: "lt1", temperature_c: null },

@@ -50,6 +50,20 @@ export function independentSum(bytes: Uint8Array, first: number, last: number): 
 export const A0 = 0x50;
 export const A2 = 0x51;
 
+/** SFF-8472 A2h bytes a host writes besides the user EEPROM, and their bits. */
+export const CONTROL = {
+  /** Byte 110, status/control: soft TX_DISABLE and soft RS0 are the host's. */
+  status: 110,
+  softTxDisable: 0x40,
+  softRs0: 0x08,
+  /** Byte 118, extended control: soft RS1 and the power level select are the host's. */
+  extendedControl: 118,
+  softRs1: 0x08,
+  powerLevelSelect: 0x01,
+  /** Byte 127: the page select, with paging. */
+  pageSelect: 127,
+} as const;
+
 /** A2h byte 110 (status/control) read over I2C. */
 export function statusByte(module: SfpModule): number {
   return readAt(module, A2, 110, 1)[0];
