@@ -3,11 +3,13 @@
 // the restarts, and that nothing a guest or an API caller did is lost. Every wait is for an event
 // or a line the program prints, up to a generous deadline.
 import assert from "node:assert/strict";
-import { cageI2cLocation } from "../../src/board/board.ts";
+import { cageI2cLocation, cageLineIndex } from "../../src/board/board.ts";
 import { ApiClient, parseEventStream } from "../../src/cli/api-client.ts";
 import { withDir } from "../lab/lab-fixture.ts";
 import { VhostUserFrontend } from "../support/frontend.ts";
+import { GpioClient } from "../support/gpio-client.ts";
 import { I2cClient } from "../support/i2c-client.ts";
+import { CONTROL } from "../sfp/support.ts";
 import { EmulatorProcess, PROCESS_DEADLINE_MS } from "./emulator-process.ts";
 
 const CAGE_1 = "/olts/olt1/boards/lt1/cages/1/module";
@@ -185,6 +187,76 @@ Deno.test({
           assert.deepEqual(await again.i2c.readAt(A2, USER_EEPROM.offset, USER_EEPROM.size), written);
         } finally {
           again.detach();
+        }
+      } finally {
+        await emulator.kill("SIGKILL");
+      }
+    }),
+});
+
+/** The board VM's GPIO controller on olt1/lt1 of the emulator at `api`. */
+async function attachGpio(api: string): Promise<{ gpio: GpioClient; detach: () => void }> {
+  const topology = await new ApiClient(api).request("GET", "/topology") as {
+    olts: { boards: { sockets: { gpio: string } }[] }[];
+  };
+  const frontend = await VhostUserFrontend.start(topology.olts[0].boards[0].sockets.gpio, {
+    queues: [{ size: 256 }, { size: 256 }],
+  });
+  frontend.timeoutMs = PROCESS_DEADLINE_MS;
+  return { gpio: new GpioClient(frontend), detach: () => frontend.disconnect() };
+}
+
+Deno.test({
+  name:
+    "real program: soft TX_DISABLE, rate and power level select a guest wrote survive a SIGKILL right after the last",
+  sanitizeResources: false,
+  fn: () =>
+    withDir(async (dir) => {
+      const txDisableLine = cageLineIndex(1, "tx-disable");
+      let emulator = await EmulatorProcess.start(dir);
+      try {
+        const guest = await attachI2c(emulator.api);
+        const pins = await attachGpio(emulator.api);
+        // The host lets the laser on by the pin: from now on only the soft bit can hold it off.
+        assert.ok(await pins.gpio.directionOutput(txDisableLine, 0));
+        // The page select first: the catalog's modules have no paging, so it stays 00h (SFF-8472).
+        assert.ok(await guest.i2c.write(A2, CONTROL.pageSelect, 1));
+        const pageBefore = (await guest.i2c.readAt(A2, CONTROL.pageSelect, 1))![0];
+        // As Linux's sfp driver sets them: one byte per transfer, each acknowledged in turn.
+        assert.ok(
+          await guest.i2c.write(A2, CONTROL.extendedControl, CONTROL.softRs1 | CONTROL.powerLevelSelect),
+        );
+        assert.ok(await guest.i2c.write(A2, CONTROL.status, CONTROL.softTxDisable | CONTROL.softRs0));
+        // The last acknowledgement, then at once the hardest stop there is.
+        assert.equal((await emulator.kill("SIGKILL")).signal, "SIGKILL");
+        guest.detach();
+        pins.detach();
+
+        emulator = await EmulatorProcess.start(dir);
+        const again = await attachI2c(emulator.api);
+        const pinsAgain = await attachGpio(emulator.api);
+        try {
+          // The pin comes back at its pull-up (the laser off anyway): the host lets it go again.
+          assert.ok(await pinsAgain.gpio.directionOutput(txDisableLine, 0));
+          const status = (await again.i2c.readAt(A2, CONTROL.status, 1))![0];
+          assert.equal(
+            status & 0xc8,
+            CONTROL.softTxDisable | CONTROL.softRs0,
+            `A2h 110 = 0x${status.toString(16)}: pin low, soft bits set`,
+          );
+          assert.deepEqual([...(await again.i2c.readAt(A2, CONTROL.extendedControl, 1))!], [
+            CONTROL.softRs1 | CONTROL.powerLevelSelect,
+          ]);
+          assert.deepEqual([...(await again.i2c.readAt(A2, CONTROL.pageSelect, 1))!], [pageBefore]);
+          const module = await new ApiClient(emulator.api).request("GET", CAGE_1) as {
+            signals: { txDisabled: boolean };
+            diagnostics: { txBiasMa: number };
+          };
+          assert.equal(module.signals.txDisabled, true, "the transmitter is off: the soft bit holds it");
+          assert.equal(module.diagnostics.txBiasMa, 0);
+        } finally {
+          again.detach();
+          pinsAgain.detach();
         }
       } finally {
         await emulator.kill("SIGKILL");
