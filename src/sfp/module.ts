@@ -398,10 +398,13 @@ export class SfpModule {
     this.#pointers.A2 = pointer;
     this.#afterA2Write(softTxDisableBefore);
     // After what the write caused, so that whoever saves the bytes on hearing of them saves that too.
-    const written: ModuleEvent[] = [];
-    if (controlChanged) written.push({ type: "a2Control" });
-    if (userEepromChanged) written.push({ type: "userEeprom" });
-    if (written.length > 0) this.#emit(written);
+    // (Most A2h writes only set the pointer before a read: they change nothing and raise nothing.)
+    if (controlChanged || userEepromChanged) {
+      const written: ModuleEvent[] = [];
+      if (controlChanged) written.push({ type: "a2Control" });
+      if (userEepromChanged) written.push({ type: "userEeprom" });
+      this.#emit(written);
+    }
     return true;
   }
 
