@@ -33,8 +33,7 @@ tg_probed() {
 # hwmon NAME -> TG_HW, its directory.
 tg_hwmon() {
   for h in /sys/class/hwmon/hwmon*; do
-    [ -r "$h/name" ] || continue
-    read -r n <"$h/name"
+    { read -r n <"$h/name"; } 2>/dev/null || continue
     [ "$n" = "$1" ] && { TG_HW=$h; return 0; }
   done
   return 1

@@ -55,7 +55,7 @@ hwmon_show() { # KEY HWMON_NAME
   fi
 }
 if e2e_wait 60 hwmon_count; then e2e hwmon.seen yes; else e2e hwmon.seen timeout; fi
-for h in /sys/class/hwmon/hwmon*; do read -r n <"$h/name"; hwmon_show "hwmon.$n" "$n"; done
+for h in /sys/class/hwmon/hwmon*; do { read -r n <"$h/name"; } 2>/dev/null && hwmon_show "hwmon.$n" "$n"; done
 
 temp_is() { hwmon_of sfp1 && read -r t <"$HW/temp1_input" && [ "$t" = "${o.tempWant}" ]; }
 e2e step patch

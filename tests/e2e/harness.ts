@@ -242,8 +242,8 @@ export function debugfsState(lines: string[]): Record<string, string> {
 export const SFP_GUEST_FUNCTIONS = `
 hwmon_of() {
   for h in /sys/class/hwmon/hwmon*; do
-    [ -e "$h/name" ] || continue
-    read -r n <"$h/name"
+    # A hwmon can go between the test and the read (a module just unplugged): skip it quietly.
+    { read -r n <"$h/name"; } 2>/dev/null || continue
     [ "$n" = "$1" ] && { HW=$h; return 0; }
   done
   return 1

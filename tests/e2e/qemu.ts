@@ -356,6 +356,10 @@ export class Qemu {
   #addLine(line: string) {
     // The console may emit stray carriage returns mid-line; keep what follows the last one.
     const clean = line.includes("\r") ? line.slice(line.lastIndexOf("\r") + 1) : line;
+    for (const part of splitAtMarkers(clean)) this.#addConsoleLine(part);
+  }
+
+  #addConsoleLine(clean: string) {
     const index = this.lines.push(clean) - 1;
     this.lineTimes.push(this.elapsedMs());
     this.#writeLog(clean + "\n");
@@ -456,6 +460,29 @@ export class Qemu {
   results(): Record<string, string> {
     return parseResults(this.lines);
   }
+}
+
+/** Where a guest marker line starts: "E2E: k=v", "E2E-KMSG: ", "E2E-DMESG: ", "E2E-FILE: ", "E2E-END ". */
+const MARKER = /E2E(?:: |-KMSG: |-DMESG: |-FILE: |-END )/g;
+
+/**
+ * One console line as the lines it holds. The guest's script, its background kernel-log streamer
+ * and their error messages share the serial console: a shell writes "/init: eval: " and the rest
+ * of its message in separate write(2)s, and a streamed "E2E-KMSG: ..." line can land in between,
+ * giving "/init: eval: E2E-KMSG: 17 sfp sfp1: module removed". Each marker then starts a line of its
+ * own again, so a wait anchored at ^E2E sees it (a CI run once missed "module removed" so).
+ */
+export function splitAtMarkers(line: string): string[] {
+  const starts = [...line.matchAll(MARKER)].map((m) => m.index).filter((i) => i > 0);
+  if (starts.length === 0) return [line];
+  const parts: string[] = [];
+  let from = 0;
+  for (const at of starts) {
+    parts.push(line.slice(from, at));
+    from = at;
+  }
+  parts.push(line.slice(from));
+  return parts;
 }
 
 /** Parse "E2E: key=value" console lines; later lines override earlier ones. */
