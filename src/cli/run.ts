@@ -4,7 +4,7 @@
 import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { createApi } from "../api/app.ts";
 import type { Lab } from "../lab/lab.ts";
-import { MAX_SEED, parseSeed, randomSeed } from "../lab/seed.ts";
+import { MAX_SEED, parseSeed } from "../lab/seed.ts";
 import { catalogEntries, sfpModuleFactory } from "../lab/sfp-modules.ts";
 import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
 import { EventLoop } from "../native/event-loop.ts";
@@ -17,7 +17,7 @@ import { loadTopologyFile } from "../topology/load.ts";
 import type { Topology } from "../topology/model.ts";
 import type { LabStore } from "../store/lab-store.ts";
 import { StateFileError } from "../store/state-file.ts";
-import { startStoredLab } from "../store/stored-lab.ts";
+import { type SeedSource, startStoredLab } from "../store/stored-lab.ts";
 import { VERSION } from "../version.ts";
 import { runScenario } from "../scenario/runner.ts";
 import type { Scenario } from "../scenario/scenario.ts";
@@ -35,8 +35,8 @@ virtio-i2c and virtio-gpio vhost-user sockets, and the HTTP API. Runs until Ctrl
   --state-dir DIR        sockets and saved state (default $XDG_STATE_HOME/sfpemu or ~/.local/state/sfpemu);
                          a restart on the same directory finds the modules, settings and user EEPROM again
   --seed N               every random choice of every module (intermittent NACKs, noise) derives from
-                         N and the module's cage; without it one is drawn, and printed so the run can
-                         be replayed
+                         N and the module's cage; without it the state file's seed (the run before
+                         on this state dir), else a new one; printed so the run can be replayed
   --scenario FILE        run this scenario (sfpemu help scenario) once started, then exit with its
                          result: 0 when every step passed, 1 when one failed
   --keep-running         with --scenario: keep serving after the scenario ended, until Ctrl-C
@@ -136,7 +136,7 @@ async function loadTopology(options: RunOptions, catalog: Catalog): Promise<Topo
     : loadDefaultTopology(loadOptions);
 }
 
-function printSummary(lab: Lab<SfpModule>, apiUrl: string, stateFile: string): void {
+function printSummary(lab: Lab<SfpModule>, apiUrl: string, stateFile: string, seedFrom: SeedSource): void {
   const topology = lab.topology;
   const lines = [
     `sfpemu ${VERSION}: topology "${topology.name}"${
@@ -153,7 +153,8 @@ function printSummary(lab: Lab<SfpModule>, apiUrl: string, stateFile: string): v
     lines.push(`    i2c  ${spec.sockets.i2c}`);
     lines.push(`    gpio ${spec.sockets.gpio}`);
   }
-  lines.push(`  seed  ${lab.seed}  (the same random choices again: --seed ${lab.seed})`);
+  const kept = seedFrom === "state file" ? "the earlier run's, kept in the state file; " : "";
+  lines.push(`  seed  ${lab.seed}  (${kept}the same random choices again: --seed ${lab.seed})`);
   lines.push(`  state ${stateFile}`);
   lines.push(`  API   ${apiUrl}/api/v1  (try: curl ${apiUrl}/api/v1/topology)`);
   // One machine-readable line, last: scripts and tests wait for it and take the API address from it.
@@ -206,15 +207,16 @@ export const runCommand: Command = {
     const loop = new EventLoop((error) => log.error("event handler failed", { error }));
     let lab: Lab<SfpModule>;
     let store: LabStore<SfpModule>;
+    let seedFrom: SeedSource;
     try {
-      ({ lab, store } = await startStoredLab({
+      ({ lab, store, seedFrom } = await startStoredLab({
         topology,
         modules: sfpModuleFactory(catalog),
         knownProfiles: new Set(catalog.keys()),
         loop,
         log,
         stateDir,
-        seed: options.seed ?? randomSeed(),
+        seed: options.seed,
       }));
     } catch (error) {
       await loop.stop();
@@ -255,7 +257,7 @@ export const runCommand: Command = {
     }
     const addr = await listening.promise;
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    printSummary(lab, `http://${host}:${addr.port}`, store.file);
+    printSummary(lab, `http://${host}:${addr.port}`, store.file, seedFrom);
     log.info("running", { boards: lab.boards.length, api: `${host}:${addr.port}` });
 
     const stopped = Promise.withResolvers<string>();

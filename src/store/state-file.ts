@@ -3,7 +3,7 @@
 // temperature the user set, per cage the module (profile, overrides, diagnostics the user set),
 // forced pins, faults in force with how far they have got (when each was set, a ramp's origin),
 // the user EEPROM bytes and the rest of what the host wrote into A2h (control bits, page select,
-// other pages); and in `meta` the topology's name and how far the event numbers went.
+// other pages); and in `meta` the topology's name, how far the event numbers went and the run's seed.
 //
 // Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
 // the call returns, so SIGKILL or a crash of sfpemu loses nothing; only a power cut can lose the last
@@ -24,6 +24,7 @@ import type {
   LabState,
 } from "../lab/lab.ts";
 import { moduleSpecJson, parseModuleSpec, ShapeError } from "../lab/module-spec.ts";
+import { MAX_SEED, parseSeed } from "../lab/seed.ts";
 
 export const STATE_FILE_NAME = "sfpemu-state.db";
 
@@ -143,6 +144,8 @@ export interface SavedState extends LabState {
   topologyName?: string;
   /** What earlier runs left of their event numbers. */
   events: SavedEventSeq;
+  /** The seed of the run that last used the file (undefined in a new file, or one before it was kept). */
+  seed?: number;
   /** Rows that were ignored, each with why. */
   problems: string[];
 }
@@ -162,6 +165,8 @@ export interface SavedEventSeq {
 /** Meta keys: the highest event number reserved (written ahead); the last one, at a clean stop. */
 const EVENT_SEQ_RESERVED_KEY = "event-seq-reserved";
 const EVENT_SEQ_LAST_KEY = "event-seq-last";
+/** Meta key of the run's seed: a restart without --seed makes the same random choices again. */
+const SEED_KEY = "seed";
 
 /** What changed since the last save: boards with all their cages, and single cages. */
 export interface StateChanges {
@@ -240,6 +245,7 @@ export class StateFile {
     const name = this.#db.prepare("SELECT value FROM meta WHERE key = 'topology'").get() as Row | undefined;
     if (typeof name?.value === "string") state.topologyName = name.value;
     this.#loadEventSeq(state);
+    this.#loadSeed(state);
     for (const row of this.#db.prepare("SELECT * FROM board ORDER BY olt, board").all() as Row[]) {
       const problem = checkIds(row) ??
         (typeof row.kind !== "string" || typeof row.topology_kind !== "string"
@@ -295,6 +301,21 @@ export class StateFile {
     } else if (reserved !== undefined) state.events = { lastSeq: reserved, previousStop: "unclean" };
   }
 
+  #loadSeed(state: SavedState): void {
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(SEED_KEY) as Row | undefined;
+    if (row === undefined) return;
+    const seed = typeof row.value === "string" ? parseSeed(row.value) : undefined;
+    if (seed !== undefined) state.seed = seed;
+    else {
+      state.problems.push(
+        `state file ${this.file}: table meta, row "${SEED_KEY}": ${
+          JSON.stringify(row.value)
+        } is not a seed ` +
+          `(0..${MAX_SEED}); the row is ignored and a new seed drawn`,
+      );
+    }
+  }
+
   #problem(table: string, row: Row, problem: string): string {
     return `${this.#where(table, row)}: ${problem}; the row is ignored`;
   }
@@ -345,6 +366,11 @@ export class StateFile {
       this.#statements.writeMeta.run(EVENT_SEQ_RESERVED_KEY, String(seq));
       this.#statements.writeMeta.run(EVENT_SEQ_LAST_KEY, String(seq));
     });
+  }
+
+  /** The run's seed, kept for the next run on this file that is not given one. */
+  saveSeed(seed: number): void {
+    this.#statements.writeMeta.run(SEED_KEY, String(seed));
   }
 
   saveUserEeprom(path: string, bytes: Uint8Array): void {

@@ -139,6 +139,13 @@ Deno.test("run --scenario: the emulator runs it after start-up and exits with it
       /^scenario "plug and pull" \(.*pass\.yaml\): 6 steps against in-process, emulator seed 77$/m,
     );
     assert.match(passed, /^scenario "plug and pull" passed: 6 steps in /m);
+    // Again on the same state directory, not given a seed: the earlier run's, kept in the state file.
+    const again = ok(await run("pass.yaml"));
+    assert.match(
+      again,
+      /^ {2}seed {2}77 {2}\(the earlier run's, kept in the state file; the same random choices again: --seed 77\)$/m,
+    );
+    assert.match(again, /^scenario "plug and pull" passed: 6 steps in /m);
 
     const failure = await run("fail.yaml");
     assert.equal(failure.code, 1, failure.stderr);

@@ -55,7 +55,7 @@ export interface LabFixtureOptions {
   /** Where sockets and the state file go; default a new temporary directory (removed on close). */
   dir?: string;
   token?: string;
-  /** The run's seed (`sfpemu run --seed`); default a random one. */
+  /** The run's seed (`sfpemu run --seed`); default the state file's, else a random one. */
   seed?: number;
   /** Profiles besides the catalog's (made in code: a module no devices/ file describes). */
   profiles?: ModuleProfile[];

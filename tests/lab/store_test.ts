@@ -419,3 +419,52 @@ Deno.test("a state file of schema 2 is upgraded: board temperatures move from me
       { board: "lt2", temperature_c: 71.5 },
     ]);
   }));
+
+Deno.test("the run's seed is kept: a restart not given one takes it, --seed replaces it, a bad row is reported", () =>
+  withDir(async (dir) => {
+    const started = (fixture: LabFixture) =>
+      fixture.lab.events.since(0).find((e) => e.type === "emulator-started")!;
+    let drawn: number;
+    let moduleSeed: number;
+    {
+      await using first = await LabFixture.start({ dir });
+      drawn = first.lab.seed;
+      moduleSeed = first.lab.module("olt1", "lt1", 1).seed;
+      assert.equal(started(first).seedFrom, "drawn");
+      assert.equal(started(first).seed, drawn);
+    }
+    {
+      // Not given one: the earlier run's, so every module (and its faults' random streams) is the same.
+      await using second = await LabFixture.start({ dir });
+      assert.equal(second.lab.seed, drawn);
+      assert.equal(second.lab.module("olt1", "lt1", 1).seed, moduleSeed);
+      assert.equal(started(second).seedFrom, "state file");
+    }
+    const given = drawn === 7 ? 8 : 7;
+    {
+      await using third = await LabFixture.start({ dir, seed: given });
+      assert.equal(third.lab.seed, given);
+      assert.equal(started(third).seedFrom, "given");
+      assert.notEqual(third.lab.module("olt1", "lt1", 1).seed, moduleSeed);
+      assert.ok(
+        third.logs.some((l) => l.message.startsWith("state: the run's seed changed") && l.was === drawn),
+        "the change of seed is logged",
+      );
+    }
+    {
+      // The given seed is the one kept from then on.
+      await using fourth = await LabFixture.start({ dir });
+      assert.equal(fourth.lab.seed, given);
+    }
+    const db = new DatabaseSync(`${dir}/${STATE_FILE_NAME}`);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'seed'").run("-3");
+    db.close();
+    await using fifth = await LabFixture.start({ dir });
+    assert.equal(started(fifth).seedFrom, "drawn");
+    assert.ok(
+      fifth.logs.some((l) =>
+        /table meta, row "seed": "-3" is not a seed .*a new seed drawn/.test(String(l.problem))
+      ),
+      JSON.stringify(fifth.logs.filter((l) => l.level === "warn")),
+    );
+  }));
