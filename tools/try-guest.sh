@@ -15,7 +15,9 @@
 set -Eeuo pipefail
 PROG=try-guest
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-SFPEMU=$ROOT/sfpemu
+# The program to run: SFPEMU_BIN (e.g. a compiled dist/sfpemu), else SFPEMU_E2E_BIN (so the e2e
+# tier drives the build it tests), else this checkout's launcher.
+SFPEMU=${SFPEMU_BIN:-${SFPEMU_E2E_BIN:-$ROOT/sfpemu}}
 DENO=$ROOT/node_modules/.bin/deno
 CACHE=${SFPEMU_E2E_CACHE:-$HOME/.cache/sfpemu-e2e}
 DEFAULT_API=127.0.0.1:7040
@@ -47,7 +49,8 @@ serial console. "exit" powers the guest off; Ctrl-A X quits QEMU at once.
                          removed afterwards; give one to keep the lab's state)
   -h, --help             this text
 
-Environment: SFPEMU_E2E_CACHE (the guest asset cache), SFPEMU_API_TOKEN (the API's token).
+Environment: SFPEMU_E2E_CACHE (the guest asset cache), SFPEMU_API_TOKEN (the API's token),
+SFPEMU_BIN (the sfpemu to run, e.g. dist/sfpemu; default this checkout's ./sfpemu).
 
 Examples:
   tools/try-guest.sh                                   # olt1/lt1 of the built-in topology, aarch64
@@ -302,7 +305,7 @@ if [ -t 0 ] && [ -t 1 ]; then read -r rows cols < <(stty size 2>/dev/null) || tr
   printf 'TG_HOST_DIR=%q\n' "$ROOT"
   cat "$ROOT/tools/try-guest-init.sh"
 } >"$WORK/guest.sh"
-E2E_MODULES=$MODULES bash "$ROOT/tests/e2e/make-initramfs.sh" "$ARCH" "$CACHE" "$WORK/guest.sh" "$WORK/initrd.cpio" \
+E2E_INIT_QUIET=1 E2E_MODULES=$MODULES bash "$ROOT/tests/e2e/make-initramfs.sh" "$ARCH" "$CACHE" "$WORK/guest.sh" "$WORK/initrd.cpio" \
   "${files[@]}" 2>"$WORK/initramfs.log" || die "make-initramfs.sh failed: $(cat "$WORK/initramfs.log")"
 
 # --- 5. the guest --------------------------------------------------------------------------------

@@ -12,6 +12,8 @@
 #
 # Environment: E2E_MODULES="mod ..." replaces the default module list (load order is kept; the
 # dependencies of each module come first, resolved with `modprobe -d --show-depends`).
+# E2E_INIT_QUIET=1: /init prints its own E2E lines (kernel, modules, uptimes, E2E-END) only when
+# something fails, for an interactive guest script (tools/try-guest.sh) whose console is a user's.
 #
 # What the guest prints on its serial console (all lines begin at column 0):
 #   E2E: key=value          results, from /init and from e2e() in the guest script
@@ -81,6 +83,7 @@ for pair in "$@"; do
 done
 
 if [ "$GUEST_SCRIPT" = - ]; then cat >"$STAGE/guest.sh"; else cp "$GUEST_SCRIPT" "$STAGE/guest.sh"; fi
+[ "${E2E_INIT_QUIET:-0}" = 1 ] && : >"$STAGE/etc/e2e-init-quiet"
 
 # --- helpers for guest scripts -------------------------------------------------------------------
 cat >"$STAGE/lib/e2e.sh" <<'EOF'
@@ -139,13 +142,15 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 . /lib/e2e.sh
 grep -qw e2e.verbose /proc/cmdline || echo 1 >/proc/sys/kernel/printk
-echo
-e2e init "$(uname -r) $(uname -m)"
-e2e uptime.init "$(e2e_uptime)"
+# /init's own progress lines; left out for an interactive guest (E2E_INIT_QUIET) unless it failed.
+say() { [ -e /etc/e2e-init-quiet ] || e2e "$@"; }
+[ -e /etc/e2e-init-quiet ] || echo
+say init "$(uname -r) $(uname -m)"
+say uptime.init "$(e2e_uptime)"
 
 finish() {
-  e2e uptime.end "$(e2e_uptime)"
-  echo "E2E-END rc=$1"
+  say uptime.end "$(e2e_uptime)"
+  [ -e /etc/e2e-init-quiet ] && [ "$1" -lt 100 ] || echo "E2E-END rc=$1"
   sync
   poweroff -f
   echo o >/proc/sysrq-trigger
@@ -156,19 +161,19 @@ finish() {
 failed=
 for m in $(cat /etc/e2e-modules); do
   if out=$(insmod "/lib/modules/$m.ko" 2>&1); then
-    e2e "insmod.$m" ok
+    say "insmod.$m" ok
   else
     e2e "insmod.$m" "failed: $out"
     failed="$failed $m"
   fi
 done
-e2e uptime.modules "$(e2e_uptime)"
+say uptime.modules "$(e2e_uptime)"
 if [ -n "$failed" ]; then
   e2e modules "failed:$failed"
   e2e_dmesg | tail -n 40
   finish 101
 fi
-e2e modules ok
+say modules ok
 
 ( . /lib/e2e.sh; . /guest.sh )
 finish $?

@@ -178,6 +178,8 @@ async function session(
     }
     const banner = await g.waitFor(/"exit" powers the guest off[^\n]*\n[\s\S]*?olt1\/lt1# /, 0, 120_000);
     const promptMs = performance.now() - t0;
+    // The user's console: the packing /init's own progress lines (E2E: insmod.*=ok ...) stay out of it.
+    assert.doesNotMatch(g.text.slice(0, banner.end), /^E2E: /m, "the init's progress lines on the console");
     await body(g, api);
     await g.run("echo TG-$((6*7))", /^TG-42$/m);
     const bye = await g.type("exit");
