@@ -7,7 +7,7 @@ import { ApiClient, ApiClientError, CLIENT_USAGE, modulePath, parseCagePath } fr
 const usage = `usage: sfpemu fault OLT/BOARD/CAGE KIND [KEY=VALUE...]   put a fault into the module
        sfpemu fault OLT/BOARD/CAGE KIND --clear           take it out again
        sfpemu fault OLT/BOARD/CAGE                        the module's faults
-       sfpemu fault --list                                every kind with its parameters
+       sfpemu fault --list (or: fault list)               every kind with its parameters
 
 Values are read as JSON where they parse (500, true, "a2", {"rxPowerDbm":1}), else as text;
 KEY.SUB=VALUE builds nested objects.
@@ -106,8 +106,10 @@ export const faultCommand: Command = {
     });
     const client = ApiClient.fromOptions(values);
     try {
-      if (values.list) {
-        if (positionals.length > 0 || values.clear) {
+      // `fault list` as well as `fault --list`: as `scenario check` reads, and no cage is named "list".
+      const listWord = positionals[0] === "list";
+      if (values.list || listWord) {
+        if (positionals.length > (listWord ? 1 : 0) || values.clear || (values.list && listWord)) {
           throw new UsageError("--list takes no cage, kind or --clear");
         }
         const { kinds } = await client.request("GET", "/faults") as { kinds: FaultKindDescription[] };

@@ -82,6 +82,7 @@ Deno.test("fault: set, show, clear and list against a running emulator", async (
     /^ {4}address: which device: a0 \(0x50\), a2 \(0x51\) or both; one of "a0", "a2", "both", default "both"$/m,
   );
   assert.match(list, /^rx-power-drift {2}\[environment\]/m);
+  assert.equal(ok(await sfpemu(["fault", "list", "--api", api])), list, "`fault list` is `fault --list`");
 });
 
 Deno.test("fault: the API's refusals (exit 1) and usage mistakes (exit 2)", async () => {
@@ -111,6 +112,7 @@ Deno.test("fault: the API's refusals (exit 1) and usage mistakes (exit 2)", asyn
     /--clear takes no/,
   );
   failed(await sfpemu(["fault", "olt1/lt1/1", "--list", "--api", api]), 2, /--list takes no cage/);
+  failed(await sfpemu(["fault", "list", "nack", "--api", api]), 2, /--list takes no cage/);
   failed(await sfpemu(["fault", "olt1/lt1/1", "--colour", "--api", api]), 2, /Unknown option '--colour'/);
   assert.deepEqual(lab.lab.module("olt1", "lt1", 1).faults(), []);
 });
