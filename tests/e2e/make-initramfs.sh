@@ -105,10 +105,12 @@ e2e_now() {
 }
 # e2e_wait SECONDS CMD...  -> poll CMD every 0.05 s until it succeeds (0) or SECONDS (whole) pass (1);
 #                             the loop itself forks only `sleep`, so it leaves the guest's CPU to the
-#                             kernel work it waits for (CMD should be a builtin or a shell function)
+#                             kernel work it waits for (CMD should be a builtin or a shell function).
+#                             SECONDS stretch as the host's deadlines do: E2E_WAIT_PCT (below) is
+#                             SFPEMU_E2E_TIMEOUT_SCALE in percent, for a guest's own deadlines too
 e2e_wait() {
   _t=$1; shift
-  e2e_now; _end=$((E2E_NOW + _t * 100))
+  e2e_now; _end=$((E2E_NOW + _t * E2E_WAIT_PCT))
   while :; do
     "$@" && return 0
     e2e_now; [ "$E2E_NOW" -ge "$_end" ] && return 1
@@ -120,13 +122,28 @@ e2e_wait() {
 #                             "E2E-KMSG: <kernel time in us> <text>" (the records before it too).
 #                             awk, not a shell loop: under TCG every read(2) costs, and the shell
 #                             reads a pipe one byte at a time (over a second for the boot log).
+#                             Marks (e2e_kmsg_mark) are streamed whatever REGEX says.
 e2e_kmsg_stream() {
   cat /dev/kmsg | awk -v re="$1" '/^[0-9]+,[0-9]+,[0-9]+,[^;]*;/ {
-    i = index($0, ";"); m = substr($0, i + 1)
-    if (m ~ re) { split(substr($0, 1, i - 1), h, ","); print "E2E-KMSG: " h[3] " " m; fflush() }
+    i = index($0, ";"); m = substr($0, i + 1); mark = m ~ /^e2e-mark: /
+    if (mark || m ~ re) { split(substr($0, 1, i - 1), h, ","); print "E2E-KMSG: " h[3] " " m; fflush() }
+    if (mark) { f = "/tmp/e2e-mark." substr(m, 11); print "" > f; close(f) }
   }' &
 }
+# e2e_kmsg_mark NAME       -> logs "e2e-mark: NAME" (a word) and waits until e2e_kmsg_stream has put
+#                             it on the console (at most 30 s; 1 if it did not): every record
+#                             logged before it is on the console then, ahead of the script's next
+#                             line (the streamer and the script write the console independently)
+e2e_kmsg_mark() {
+  echo "e2e-mark: $1" >/dev/kmsg
+  e2e_wait 30 [ -e "/tmp/e2e-mark.$1" ]
+}
 EOF
+
+# The guest's waits stretch with the host's (qemu.ts deadline()): SFPEMU_E2E_TIMEOUT_SCALE in
+# percent, 100 when it is unset or makes no sense.
+E2E_WAIT_PCT=$(awk -v s="${SFPEMU_E2E_TIMEOUT_SCALE:-1}" 'BEGIN { p = int(s * 100 + 0.5); print (p > 0 ? p : 100) }')
+echo "E2E_WAIT_PCT=$E2E_WAIT_PCT" >>"$STAGE/lib/e2e.sh"
 
 # --- /init ---------------------------------------------------------------------------------------
 cat >"$STAGE/init" <<'EOF'
