@@ -242,6 +242,10 @@ export function debugfsState(lines: string[]): Record<string, string> {
 export const SFP_GUEST_FUNCTIONS = `
 hwmon_of() {
   for h in /sys/class/hwmon/hwmon*; do
+    # Only a complete hwmon: device_add() makes the class link, then the attributes (name first,
+    # then temp1_input ...), then power/, so a poll that catches a registration half-way would read
+    # a missing file; device_del() removes power/ first, so a going hwmon counts as gone at once.
+    [ -d "$h/power" ] || continue
     # A hwmon can go between the test and the read (a module just unplugged): skip it quietly.
     { read -r n <"$h/name"; } 2>/dev/null || continue
     [ "$n" = "$1" ] && { HW=$h; return 0; }
