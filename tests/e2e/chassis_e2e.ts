@@ -117,7 +117,8 @@ ${SFP_GUEST_FUNCTIONS}
 ${COMMON}
 hwmon_count() {
   c=0
-  for h in /sys/class/hwmon/hwmon*; do [ -e "$h/name" ] && c=$((c + 1)); done
+  # Complete ones only: a hwmon's power/ comes after all its attributes (see hwmon_of).
+  for h in /sys/class/hwmon/hwmon*; do [ -d "$h/power" ] && c=$((c + 1)); done
   [ $c -ge ${o.plugged} ]
 }
 if e2e_wait 30 hwmon_count; then e2e a.hwmon yes; else e2e a.hwmon timeout; fi
@@ -181,7 +182,7 @@ view() {
 # watch KEY BATON: poll the view (any change is reported at once) until the LM75 reads BATON,
 # then report the view, and how many times it was read meanwhile (KEY.polls)
 watch() {
-  e2e_now; _end=$((E2E_NOW + 6000)); _polls=0
+  e2e_now; _end=$((E2E_NOW + 60 * E2E_WAIT_PCT)); _polls=0 # 60 s, scaled as e2e_wait
   while :; do
     view; _polls=$((_polls + 1))
     if [ "$V" != "$V0" ] && [ "$V" != "$CHANGED" ]; then CHANGED=$V; e2e b.changed "$V"; fi
@@ -523,7 +524,11 @@ Deno.test("e2e chassis: two board VMs on one emulator at once, each sees only it
       await api.request("PATCH", boardApi(B), { temperatureC: B_BATONS_C[i] });
       const bSaw = await vmB.waitFor(`E2E: b.view.${step}=`, { timeoutMs: 60_000 });
       latency[step] = { a: hostTime(vmA, seen) - t0, b: hostTime(vmB, bSaw) - t1 };
-      from = seen.index;
+      // The next step line is waited for from this one, not from the kernel's line: A's script
+      // goes on as soon as it sees the change (no hwmon, tx_fault: 1), which the driver shows
+      // before it logs "module removed" or the SM events, and the streamer can print a kernel line
+      // after A's next "step=" line. Only the script's own lines come in a known order.
+      from = ready.index;
     }
 
     // A's QEMU killed: the emulator lets its two devices go; B goes on.
