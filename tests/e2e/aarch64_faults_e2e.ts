@@ -70,13 +70,16 @@ function guestScript(): string {
   return `
 e2e_kmsg_stream 'sfp[0-9]+: '
 ${SFP_GUEST_FUNCTIONS}
-# ramp_watch KEY WANT SECONDS: poll sfp${ramp}'s temperature and its two high flags until both read
-# WANT. Each round reads temp1_input, the flags, temp1_input again: for each flag, "BEFORE AFTER" is
-# the temperature read just before its last read in the old state and just after its first read
+# ramp_watch KEY WANT SECONDS STEP: poll sfp${ramp}'s temperature and its two high flags until both
+# read WANT. Each round reads temp1_input, the flags, temp1_input again: for each flag, "BEFORE AFTER"
+# is the temperature read just before its last read in the old state and just after its first read
 # in the new one, so a flag that follows the temperature has its threshold between the two.
+# "E2E: step=STEP" (the host's cue to start the ramp) comes after the first round, so that round
+# always reads the old state: the way down starts only just past the high alarm, and a guest
+# stalled between the step line and its first read could otherwise find the flags already clear.
 ramp_watch() {
-  e2e_now; _end=$((E2E_NOW + $3 * 100))
-  mb= ma= cb= ca=
+  e2e_now; _end=$((E2E_NOW + $3 * E2E_WAIT_PCT)) # scaled, as e2e_wait
+  mb= ma= cb= ca= _step=$4
   while :; do
     read -r t1 <"$HW/temp1_input"
     read -r m <"$HW/temp1_max_alarm"
@@ -84,6 +87,7 @@ ramp_watch() {
     read -r t2 <"$HW/temp1_input"
     if [ -z "$ma" ]; then if [ "$m" = "$2" ]; then ma=$t2; else mb=$t1; fi; fi
     if [ -z "$ca" ]; then if [ "$c" = "$2" ]; then ca=$t2; else cb=$t1; fi; fi
+    [ -n "$_step" ] && { e2e step "$_step"; _step=; }
     [ -n "$ma" ] && [ -n "$ca" ] && break
     e2e_now; [ "$E2E_NOW" -ge "$_end" ] && break
     sleep 0.05
@@ -102,10 +106,8 @@ e2e step slow-ready
 
 if e2e_wait 60 hwmon_of sfp${ramp}; then e2e ramp.hwmon yes; else e2e ramp.hwmon absent; fi
 for f in temp1_input temp1_max temp1_crit; do read -r v <"$HW/$f"; e2e "ramp.$f" "$v"; done
-e2e step ramp-up
-ramp_watch ramp.up 1 60
-e2e step ramp-down
-ramp_watch ramp.down 0 60
+ramp_watch ramp.up 1 60 ramp-up
+ramp_watch ramp.down 0 60 ramp-down
 
 wait_state slow.state ${slowReady} 'Module state' waitdev 60
 e2e_file slow.debugfs /sys/kernel/debug/sfp${slowReady}/state
@@ -122,6 +124,8 @@ e2e_file tx.cleared /sys/kernel/debug/sfp${txFault}/state
 echo 'module sfp -p' >/sys/kernel/debug/dynamic_debug/control
 
 if hwmon_of sfp${byteIo}; then e2e byteio.hwmon present; else e2e byteio.hwmon absent; fi
+# The kernel's lines logged so far, on the console before the poweroff.
+e2e_kmsg_mark end || e2e kmsg.mark timeout
 `;
 }
 
