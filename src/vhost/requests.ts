@@ -106,8 +106,14 @@ export const requestTable: Record<number, RequestEntry> = {
         throw new ProtocolError(`memory table has ${regions.length} regions but ${m.fds.length} fds`);
       }
       s.memory.clear();
-      for (const region of regions) s.memory.add(region, takeFd(m, "memory region"), MAX_MEM_TABLE_REGIONS);
-      s.remapQueues();
+      try {
+        for (const region of regions) s.memory.add(region, takeFd(m, "memory region"), MAX_MEM_TABLE_REGIONS);
+      } finally {
+        // Also when a region is refused: the old table is gone, and a ring still translated
+        // through it would read detached views (a TypeError on every kick, found by
+        // tests/vhost/fuzz_test.ts) instead of being marked broken.
+        s.remapQueues();
+      }
     },
   },
 
