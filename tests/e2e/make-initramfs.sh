@@ -119,7 +119,8 @@ e2e_wait() {
 }
 # e2e_kmsg_stream REGEX    -> in the background, every kernel log record whose text matches the
 #                             awk REGEX (e.g. 'sfp[0-9]+: module'), as soon as it is logged, as
-#                             "E2E-KMSG: <kernel time in us> <text>" (the records before it too).
+#                             "E2E-KMSG: <kernel time in us> <text>" (the records before it too,
+#                             all on the console before it returns).
 #                             awk, not a shell loop: under TCG every read(2) costs, and the shell
 #                             reads a pipe one byte at a time (over a second for the boot log).
 #                             Marks (e2e_kmsg_mark) are streamed whatever REGEX says.
@@ -129,6 +130,10 @@ e2e_kmsg_stream() {
     if (mark || m ~ re) { split(substr($0, 1, i - 1), h, ","); print "E2E-KMSG: " h[3] " " m; fflush() }
     if (mark) { f = "/tmp/e2e-mark." substr(m, 11); print "" > f; close(f) }
   }' &
+  # The backlog (the boot's records) must be on the console before the script's next line: a host
+  # wait from that line would otherwise take a record of the boot for one after it (a CI-like
+  # run under load saw sfp7's probe-time "Host maximum power" after the script's step line).
+  e2e_kmsg_mark stream-started
 }
 # e2e_kmsg_mark NAME       -> logs "e2e-mark: NAME" (a word) and waits until e2e_kmsg_stream has put
 #                             it on the console (at most 30 s; 1 if it did not): every record
