@@ -88,8 +88,16 @@ if [ "$GUEST_SCRIPT" = - ]; then cat >"$STAGE/guest.sh"; else cp "$GUEST_SCRIPT"
 # --- helpers for guest scripts -------------------------------------------------------------------
 cat >"$STAGE/lib/e2e.sh" <<'EOF'
 # Helpers for e2e guest scripts (busybox sh). Everything goes to the serial console.
-# e2e KEY VALUE...         -> "E2E: KEY=VALUE..."
-e2e() { k=$1; shift; echo "E2E: $k=$*"; }
+# e2e KEY VALUE...         -> "E2E: KEY=VALUE..."; with e2e_kmsg_stream running, a step line
+#                             ("e2e step NAME", a cue the host acts on and takes kernel lines from)
+#                             comes only after every kernel record logged before it (e2e_kmsg_mark)
+e2e() {
+  k=$1; shift
+  if [ "$k" = step ] && [ -n "$E2E_KMSG_STREAMING" ]; then
+    E2E_MARKS=$((${E2E_MARKS:-0} + 1)); e2e_kmsg_mark "step$E2E_MARKS"
+  fi
+  echo "E2E: $k=$*"
+}
 # e2e_dmesg [GREP_PATTERN] -> the kernel log, each line as "E2E-DMESG: ..."
 e2e_dmesg() { if [ -n "$1" ]; then dmesg | grep -e "$1"; else dmesg; fi | sed 's/^/E2E-DMESG: /'; }
 # e2e_file NAME PATH       -> the file's lines as "E2E-FILE: NAME: ..."
@@ -130,10 +138,12 @@ e2e_kmsg_stream() {
     if (mark || m ~ re) { split(substr($0, 1, i - 1), h, ","); print "E2E-KMSG: " h[3] " " m; fflush() }
     if (mark) { f = "/tmp/e2e-mark." substr(m, 11); print "" > f; close(f) }
   }' &
-  # The backlog (the boot's records) must be on the console before the script's next line: a host
-  # wait from that line would otherwise take a record of the boot for one after it (a CI-like
-  # run under load saw sfp7's probe-time "Host maximum power" after the script's step line).
+  # The backlog (the boot's records) is on the console before the script's next line, and each
+  # step line after every record logged before it (e2e): a host taking kernel lines from a step
+  # line would otherwise count older ones (a run under load had sfp7's probe-time "Host maximum
+  # power" printed after the faults script's step=slow-ready, the streamer behind the script).
   e2e_kmsg_mark stream-started
+  E2E_KMSG_STREAMING=1
 }
 # e2e_kmsg_mark NAME       -> logs "e2e-mark: NAME" (a word) and waits until e2e_kmsg_stream has put
 #                             it on the console (at most 30 s; 1 if it did not): every record
