@@ -80,6 +80,18 @@ export class DescriptorChain {
     return at;
   }
 
+  /**
+   * The ring let go of this chain (stopped, restarted or broken): it keeps no view of guest
+   * memory, so a device still holding it writes nothing (0 bytes) instead of writing through a
+   * mapping the memory table no longer has (a detached view throws a TypeError; found by
+   * tests/virtio/gpio_memory_change_test.ts).
+   */
+  release(): void {
+    this.readable = [];
+    this.writable = [];
+    this.readableLength = this.writableLength = 0;
+  }
+
   /** Translates the buffers again (after the memory table changed). */
   retranslate(memory: GuestMemory): void {
     const buffers: Uint8Array[] = [];
@@ -129,6 +141,14 @@ export class Virtqueue {
     return this.#outstanding.size;
   }
 
+  /**
+   * Whether this chain is still the driver's buffer in flight on this ring: false once the ring
+   * stopped, restarted or broke (a memory table that no longer maps it breaks the ring).
+   */
+  holds(chain: DescriptorChain): boolean {
+    return this.#outstanding.get(chain.head) === chain;
+  }
+
   /** SET_VRING_ADDR: translate and check the three rings; the used index is read from the ring. */
   setAddresses(desc: number, avail: number, used: number): void {
     this.addresses = { desc, avail, used };
@@ -156,7 +176,7 @@ export class Virtqueue {
   /** GET_VRING_BASE: stop the ring; returns where the next request would be read. */
   stop(): number {
     this.started = false;
-    this.#outstanding.clear();
+    this.#releaseOutstanding();
     return this.lastAvailIdx;
   }
 
@@ -164,14 +184,14 @@ export class Virtqueue {
   restart(base: number): void {
     this.lastAvailIdx = base & 0xffff;
     this.broken = undefined;
-    this.#outstanding.clear();
+    this.#releaseOutstanding();
     this.#signalledValid = false;
   }
 
   markBroken(reason: string): void {
     if (this.broken !== undefined) return;
     this.broken = reason;
-    this.#outstanding.clear();
+    this.#releaseOutstanding();
     // SET_VRING_ERR's eventfd exists to tell the frontend exactly this.
     if (this.errFd >= 0) notifyEventFd(this.errFd);
   }
@@ -245,6 +265,12 @@ export class Virtqueue {
       needed = (view.getUint16(this.#avail.offset, true) & AVAIL_F_NO_INTERRUPT) === 0;
     }
     if (needed) notifyEventFd(this.callFd);
+  }
+
+  /** Forgets every chain in flight; a device holding one can no longer write through it. */
+  #releaseOutstanding(): void {
+    for (const chain of this.#outstanding.values()) chain.release();
+    this.#outstanding.clear();
   }
 
   #setAvailEvent(value: number): void {

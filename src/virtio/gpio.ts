@@ -224,17 +224,21 @@ export class VirtioGpioDevice implements VirtioDevice {
     const levelHolds = (irq.type === IrqType.LEVEL_HIGH && high) || (irq.type === IrqType.LEVEL_LOW && !high);
     if (!irq.pending && !levelHolds) return;
     irq.pending = false;
-    this.counters.interrupts++;
-    this.#complete(line, IRQ_STATUS_VALID);
+    if (this.#complete(line, IRQ_STATUS_VALID)) this.counters.interrupts++;
   }
 
-  #complete(line: number, status: number): void {
+  /** Hands the line's buffer back with this status; false when it was dropped instead. */
+  #complete(line: number, status: number): boolean {
     const irq = this.#interrupts[line];
     const chain = irq.buffer!;
     irq.buffer = undefined;
     const queue = this.#eventQueue;
-    if (!queue) return;
+    // The eventq let go of the buffer: it broke (e.g. a memory-table change that no longer maps
+    // the buffer; the err eventfd said so) or restarted. The buffer is the guest's no more: drop
+    // it, never write into it (found by tests/virtio/gpio_memory_change_test.ts).
+    if (!queue?.holds(chain)) return false;
     queue.push(chain, chain.writeAll(new Uint8Array([status])));
     queue.notify();
+    return true;
   }
 }
