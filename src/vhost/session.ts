@@ -106,12 +106,17 @@ export class VhostUserSession {
     queue.kickFd = -1;
   }
 
-  /** Stops a ring and forgets its fds (GET_VRING_BASE, reset, disconnect). */
+  /**
+   * Stops a ring and forgets its kick and call fds (GET_VRING_BASE, reset, disconnect), as
+   * libvhost-user does. The err fd stays: QEMU 7.2 sends SET_VRING_ERR once, at device init
+   * (vhost_virtqueue_init), never when it restarts a ring (a guest reboot), so closing it here
+   * left every later ring error unreported (found by tests/vhost/vring_err_fd_test.ts).
+   * resetDevice() drops it.
+   */
   stopQueue(queue: Virtqueue): number {
     this.#dropKick(queue);
     closeQuietly(queue.callFd);
-    closeQuietly(queue.errFd);
-    queue.callFd = queue.errFd = -1;
+    queue.callFd = -1;
     const base = queue.stop();
     this.device.queueStopped?.(queue);
     return base;
@@ -166,6 +171,9 @@ export class VhostUserSession {
   resetDevice(): void {
     for (const queue of this.queues) {
       this.stopQueue(queue);
+      // The frontend sets every fd again after a reset; on a disconnect nobody reads this one.
+      closeQuietly(queue.errFd);
+      queue.errFd = -1;
       // vhost-user.rst RESET_DEVICE: "disable all rings"; SET_VRING_ENABLE turns them on again.
       queue.enabled = false;
     }
