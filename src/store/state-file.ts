@@ -177,6 +177,24 @@ export interface StateChanges {
 
 type Row = Record<string, unknown>;
 
+/**
+ * A query's rows, with every integer SQLite holds: node:sqlite throws a RangeError for the whole
+ * query on an integer beyond 2^53 (a damaged or hand-edited file), so integers are read as bigints
+ * and turned back into numbers where they fit; one that does not fit is kept as its text, and the
+ * row's checks report it like any other value that makes no sense.
+ */
+function rowsOf(statement: StatementSync): Row[] {
+  statement.setReadBigInts(true);
+  return (statement.all() as Row[]).map((row) => {
+    for (const [column, value] of Object.entries(row)) {
+      if (typeof value === "bigint") {
+        row[column] = Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
+      }
+    }
+    return row;
+  });
+}
+
 /** The writes, prepared once per file: a plug must not pay for parsing SQL. */
 interface Statements {
   writeBoard: StatementSync;
@@ -246,7 +264,7 @@ export class StateFile {
     if (typeof name?.value === "string") state.topologyName = name.value;
     this.#loadEventSeq(state);
     this.#loadSeed(state);
-    for (const row of this.#db.prepare("SELECT * FROM board ORDER BY olt, board").all() as Row[]) {
+    for (const row of rowsOf(this.#db.prepare("SELECT * FROM board ORDER BY olt, board"))) {
       const problem = checkIds(row) ??
         (typeof row.kind !== "string" || typeof row.topology_kind !== "string"
           ? "kind is not text"
@@ -272,7 +290,7 @@ export class StateFile {
         ...(temperatureKnown ? { temperatureC: temperatureC as number } : {}),
       });
     }
-    for (const row of this.#db.prepare("SELECT * FROM cage ORDER BY olt, board, cage").all() as Row[]) {
+    for (const row of rowsOf(this.#db.prepare("SELECT * FROM cage ORDER BY olt, board, cage"))) {
       try {
         const note = (problem: string) => state.problems.push(`${this.#where("cage", row)}: ${problem}`);
         state.cages.set(`${row.olt}/${row.board}/${row.cage}`, cageOfRow(row, note));

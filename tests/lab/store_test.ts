@@ -468,3 +468,27 @@ Deno.test("the run's seed is kept: a restart not given one takes it, --seed repl
       JSON.stringify(fifth.logs.filter((l) => l.level === "warn")),
     );
   }));
+
+Deno.test("regression (fuzz): an integer beyond 2^53 in a row is reported and the row ignored, not a failed start", () =>
+  withDir(async (dir) => {
+    {
+      await using lab = await LabFixture.start({ dir });
+      lab.lab.plug("olt1", "lt2", 3, { profile: "sfp-1000base-lx", overrides: { vendorSn: "GOOD" } });
+    }
+    // node:sqlite throws a RangeError for a whole query that meets such an integer.
+    const db = new DatabaseSync(`${dir}/${STATE_FILE_NAME}`);
+    db.prepare("UPDATE cage SET rx_los_forced = ? WHERE board = 'lt1' AND cage = 1").run(2n ** 62n);
+    db.prepare("UPDATE board SET removed = ? WHERE board = 'lt1'").run(-(2n ** 60n));
+    db.close();
+    await using again = await LabFixture.start({ dir });
+    const problems = again.logs.filter((l) => l.message === "saved state ignored").map((l) =>
+      String(l.problem)
+    );
+    assert.equal(problems.length, 2, problems.join("\n"));
+    assert.ok(
+      problems.some((p) => /row "olt1\/lt1\/1": rx_los_forced is "4611686018427387904"/.test(p)),
+      problems.join("\n"),
+    );
+    assert.ok(problems.some((p) => /row "olt1\/lt1": removed is not 0 or 1/.test(p)), problems.join("\n"));
+    assert.equal(again.lab.module("olt1", "lt2", 3).decode().vendorSn, "GOOD");
+  }));
