@@ -8,6 +8,7 @@ import { MAX_SEED, parseSeed } from "../lab/seed.ts";
 import { catalogEntries, sfpModuleFactory } from "../lab/sfp-modules.ts";
 import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
 import { EventLoop } from "../native/event-loop.ts";
+import { NativeError } from "../native/syscalls.ts";
 import { closeNative } from "../native/library.ts";
 import { type Catalog, loadCatalog } from "../sfp/catalog.ts";
 import type { SfpModule } from "../sfp/module.ts";
@@ -220,11 +221,14 @@ export const runCommand: Command = {
       }));
     } catch (error) {
       await loop.stop();
-      if (error instanceof StateFileError) {
-        console.error(`sfpemu run: ${error.message}; nothing was started`);
-      } else {
-        console.error(`sfpemu run: cannot open the board sockets: ${(error as Error).message}`);
-      }
+      // A failed system call is the sockets' (listen on a path taken, a directory not writable);
+      // anything else is named as what it is rather than blamed on them.
+      const what = error instanceof StateFileError
+        ? ""
+        : error instanceof NativeError
+        ? "cannot open the board sockets: "
+        : "cannot start: ";
+      console.error(`sfpemu run: ${what}${(error as Error).message}; nothing was started`);
       return 1;
     }
     lab.events.subscribe((event) => log.debug(event.type, { path: event.path }));
