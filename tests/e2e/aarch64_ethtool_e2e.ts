@@ -441,9 +441,7 @@ function flagsOn(lines: string[], tag: string): string[] {
 // ---------------------------------------------------------------------------------------------
 
 Deno.test("e2e aarch64 versal: ethtool -m against the API and the profiles", async (t) => {
-  const check = async (name: string, fn: () => void) => {
-    if (!(await t.step(name, fn))) artifacts.fail();
-  };
+  const check = artifacts.checker(t);
   try {
     await withEmulator(workDir, "aarch64-ethtool", async (emulator, stateDir) => {
       const { args } = await aarch64BoardTree(workDir, "aarch64-ethtool", stateDir, {

@@ -144,10 +144,7 @@ async function profileTemperatureThresholds(profile: string) {
 }
 
 Deno.test("e2e aarch64: faults as the kernel's sfp driver sees them", async (t) => {
-  /** A failed step does not throw; it fails the test, and the artifacts are kept. */
-  const check = async (name: string, fn: () => void) => {
-    if (!(await t.step(name, fn))) artifacts.fail();
-  };
+  const check = artifacts.checker(t);
   try {
     await withEmulator(workDir, "aarch64-faults", async (emulator, stateDir) => {
       const { args } = await aarch64BoardTree(workDir, "aarch64-faults", stateDir);

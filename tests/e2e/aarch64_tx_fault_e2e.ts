@@ -112,9 +112,7 @@ function txDisablePulses(events: ApiEvent[], cagePath: string): number {
 }
 
 Deno.test("e2e aarch64 versal: the kernel's TX_FAULT path with a GEM as the cage's upstream", async (t) => {
-  const check = async (name: string, fn: () => void) => {
-    if (!(await t.step(name, fn))) artifacts.fail();
-  };
+  const check = artifacts.checker(t);
   try {
     await withEmulator(workDir, "aarch64-tx-fault", async (emulator, stateDir) => {
       const { args } = await aarch64BoardTree(workDir, "aarch64-tx-fault", stateDir, {

@@ -331,10 +331,7 @@ const LAB_EVENTS = new Set([
 ]);
 
 Deno.test("e2e chassis: two board VMs on one emulator at once, each sees only its own board", async (t) => {
-  /** A failed step does not throw; it fails the test, and the artifacts are kept. */
-  const check = async (name: string, fn: () => void) => {
-    if (!(await t.step(name, fn))) artifacts.fail();
-  };
+  const check = artifacts.checker(t);
   const stateDir = await Deno.makeTempDir({ prefix: "sfpemu-e2e-state-" });
   let emulator: Emulator | undefined;
   let status: Deno.CommandStatus | undefined;

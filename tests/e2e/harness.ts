@@ -14,7 +14,18 @@ export const BOARD_PATH = "/olts/olt1/boards/lt1";
  * to SFPEMU_E2E_WORK, which tests/e2e/run.sh sets to build/e2e-artifacts/<timestamp>/; without it,
  * to a temp dir that is removed at unload unless a test called fail() (and then printed).
  */
-export async function testArtifacts(): Promise<{ dir: string; fail: () => void }> {
+export interface TestArtifacts {
+  dir: string;
+  /** Keep the artifacts: something failed. */
+  fail: () => void;
+  /**
+   * A checker of named steps of test `t`: a failed step does not throw (the later checks still
+   * run); it fails the test, and the artifacts are kept.
+   */
+  checker: (t: Deno.TestContext) => (name: string, fn: () => void) => Promise<void>;
+}
+
+export async function testArtifacts(): Promise<TestArtifacts> {
   const env = Deno.env.get("SFPEMU_E2E_WORK");
   const dir = env ?? await Deno.makeTempDir({ prefix: "sfpemu-e2e-" });
   if (env) await Deno.mkdir(env, { recursive: true });
@@ -23,7 +34,11 @@ export async function testArtifacts(): Promise<{ dir: string; fail: () => void }
     if (!env && !failed) Deno.removeSync(dir, { recursive: true });
     else console.log(`[e2e] artifacts in ${dir}`);
   });
-  return { dir, fail: () => (failed = true) };
+  const fail = () => (failed = true);
+  const checker = (t: Deno.TestContext) => async (name: string, fn: () => void) => {
+    if (!(await t.step(name, fn))) fail();
+  };
+  return { dir, fail, checker };
 }
 
 /**
