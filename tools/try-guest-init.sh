@@ -38,14 +38,6 @@ tg_hwmon() {
   done
   return 1
 }
-# The netdev of platform device $1 (e.g. ff0c0000.ethernet).
-tg_netdev() {
-  for n in /sys/class/net/*; do
-    l=$(readlink "$n/device") || continue
-    case "$l" in */"$1") echo "${n##*/}"; return 0 ;; esac
-  done
-  return 1
-}
 # One line of the banner: a command and what it shows.
 tg_hint() {
   if [ ${#1} -le 46 ]; then printf '  %-46s %s\n' "$1" "$2"; else printf '  %s\n  %-46s %s\n' "$1" "" "$2"; fi
@@ -125,7 +117,7 @@ for m in $TG_MACS; do
   node=${m#*=}
   node=${node##*/}
   dev="${node#*@}.${node%@*}" # ethernet@ff0c0000 -> ff0c0000.ethernet
-  n=$(tg_netdev "$dev") || n="?"
+  n=$(e2e_netdev "$dev") || n="?"
   WIRED="$WIRED ${m%%=*}:$n:$node"
   [ -n "$NETDEV" ] || { C=${m%%=*} NETDEV=$n; }
 done

@@ -59,14 +59,6 @@ function guestScript(): string {
   return `
 e2e_kmsg_stream 'sfp[0-9]+: |macb '
 ${SFP_GUEST_FUNCTIONS}
-# The netdev whose device is the platform device $1 (e.g. ff0c0000.ethernet).
-netdev_of() {
-  for n in /sys/class/net/*; do
-    l=$(readlink "$n/device") || continue
-    case "$l" in */"$1") echo "\${n##*/}"; return 0 ;; esac
-  done
-  return 1
-}
 # The state machine left the fault path and came to rest (up, waiting for light, or failed).
 settled() { state_is "$1" 'Main state' fail || state_is "$1" 'Main state' wait_los || state_is "$1" 'Main state' link_up; }
 
@@ -79,7 +71,7 @@ wait_state stuck.txfault ${stuck.cage} tx_fault 1 30
 wait_state latched.txfault ${latched.cage} tx_fault 1 30
 e2e_file stuck.before /sys/kernel/debug/sfp${stuck.cage}/state
 e2e_file latched.before /sys/kernel/debug/sfp${latched.cage}/state
-n1=$(netdev_of ${macDevice(stuck.mac)}); n2=$(netdev_of ${macDevice(latched.mac)})
+n1=$(e2e_netdev ${macDevice(stuck.mac)}); n2=$(e2e_netdev ${macDevice(latched.mac)})
 e2e netdevs "$n1 $n2"
 
 e2e step ifup

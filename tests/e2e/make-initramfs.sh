@@ -102,6 +102,15 @@ e2e() {
 e2e_dmesg() { if [ -n "$1" ]; then dmesg | grep -e "$1"; else dmesg; fi | sed 's/^/E2E-DMESG: /'; }
 # e2e_file NAME PATH       -> the file's lines as "E2E-FILE: NAME: ..."
 e2e_file() { if [ -r "$2" ]; then sed "s|^|E2E-FILE: $1: |" "$2"; else echo "E2E-FILE: $1: <unreadable: $2>"; fi; }
+# e2e_netdev PLATFORM_DEV  -> the name of the netdev whose device is that platform device
+#                             (e.g. ff0c0000.ethernet -> eth0); 1 when there is none
+e2e_netdev() {
+  for n in /sys/class/net/*; do
+    l=$(readlink "$n/device") || continue
+    case "$l" in */"$1") echo "${n##*/}"; return 0 ;; esac
+  done
+  return 1
+}
 # e2e_uptime               -> seconds since boot (e.g. 1.73)
 e2e_uptime() { cut -d' ' -f1 /proc/uptime; }
 # e2e_now                  -> E2E_NOW = centiseconds since boot (shell builtins only, no fork)
