@@ -302,16 +302,13 @@ export class StateFile {
   }
 
   #loadEventSeq(state: SavedState): void {
-    const seqOf = (key: string): number | undefined => {
-      const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
-      if (row === undefined) return undefined;
-      if (typeof row.value === "string" && /^[0-9]{1,15}$/.test(row.value)) return Number(row.value);
-      state.problems.push(
-        `state file ${this.file}: table meta, row ${JSON.stringify(key)}: ` +
-          `${JSON.stringify(row.value)} is not an event number; the row is ignored`,
+    const seqOf = (key: string) =>
+      this.#metaValue(
+        state,
+        key,
+        (text) => /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined,
+        "an event number",
       );
-      return undefined;
-    };
     const reserved = seqOf(EVENT_SEQ_RESERVED_KEY);
     const last = seqOf(EVENT_SEQ_LAST_KEY);
     if (last !== undefined && last >= (reserved ?? 0)) {
@@ -320,18 +317,26 @@ export class StateFile {
   }
 
   #loadSeed(state: SavedState): void {
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(SEED_KEY) as Row | undefined;
-    if (row === undefined) return;
-    const seed = typeof row.value === "string" ? parseSeed(row.value) : undefined;
-    if (seed !== undefined) state.seed = seed;
-    else {
+    state.seed = this.#metaValue(state, SEED_KEY, parseSeed, `a seed (0..${MAX_SEED}): a new seed drawn`);
+  }
+
+  /** A meta row's value as `parse` reads it; undefined when there is none, or (a problem) when it does not parse. */
+  #metaValue<T>(
+    state: SavedState,
+    key: string,
+    parse: (text: string) => T | undefined,
+    what: string,
+  ): T | undefined {
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
+    if (row === undefined) return undefined;
+    const value = typeof row.value === "string" ? parse(row.value) : undefined;
+    if (value === undefined) {
       state.problems.push(
-        `state file ${this.file}: table meta, row "${SEED_KEY}": ${
-          JSON.stringify(row.value)
-        } is not a seed ` +
-          `(0..${MAX_SEED}); the row is ignored and a new seed drawn`,
+        `state file ${this.file}: table meta, row ${JSON.stringify(key)}: ` +
+          `${JSON.stringify(row.value)} is not ${what}; the row is ignored`,
       );
     }
+    return value;
   }
 
   #problem(table: string, row: Row, problem: string): string {
